@@ -1,0 +1,113 @@
+// Assembles the HTTP app from its parts: middleware, routes, and the services they share.
+import { Hono } from "hono";
+import pLimit from "p-limit";
+import type { Logger } from "pino";
+import { RateLimiterMemory } from "rate-limiter-flexible";
+import type { Config } from "./config/env.js";
+import type { Prompts } from "./config/prompts.js";
+import { ApiError } from "./errors.js";
+import type { AppEnv } from "./http/app-env.js";
+import { requireApiKey } from "./http/auth.js";
+import { clientIp } from "./http/client-key.js";
+import { errorBody, onError } from "./http/errors.js";
+import { processRoutes } from "./http/process-routes.js";
+import { rateLimit } from "./http/rate-limit.js";
+import type { LlmClient } from "./llm/llm-client.js";
+import { runFanOut, type FanOutDeps } from "./run/fan-out.js";
+import { RunRegistry } from "./run/run-registry.js";
+
+export interface AppDeps {
+  config: Config;
+  prompts: Prompts;
+  llm: LlmClient;
+  logger: Logger;
+}
+
+export interface Chorus {
+  app: Hono<AppEnv>;
+  registry: RunRegistry;
+  /** Set on SIGTERM: new work is refused with 503 shutting_down. */
+  state: { draining: boolean };
+}
+
+export function createApp({ config, prompts, llm, logger }: AppDeps): Chorus {
+  const state = { draining: false };
+  const registry = new RunRegistry({
+    retentionS: config.RUN_RETENTION_S,
+    maxRetained: config.MAX_RETAINED_RUNS,
+    orphanGraceMs: config.RUN_ORPHAN_GRACE_MS,
+  });
+  const limit = pLimit(config.MAX_CONCURRENT_LLM_CALLS);
+  const fanOut: FanOutDeps = {
+    llm,
+    prompts,
+    limit,
+    settings: {
+      model: config.LLM_MODEL,
+      agentTimeoutMs: config.AGENT_TIMEOUT_MS,
+      summarizerTimeoutMs: config.SUMMARIZER_TIMEOUT_MS,
+      minAgentsOk: config.MIN_AGENTS_OK,
+    },
+  };
+  const agentsByName = new Map(prompts.agents.map((a) => [a.name, a]));
+  const limiter = new RateLimiterMemory({ points: config.RATE_LIMIT_POINTS, duration: config.RATE_LIMIT_WINDOW_S });
+
+  const app = new Hono<AppEnv>();
+  app.onError(onError(logger));
+  app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404));
+
+  app.get("/health", (c) => c.json({ status: "ok" }));
+  app.get("/ready", (c) => {
+    const checks = { prompts: "ok", llm: config.USE_LLM_MOCK ? "ok (mock)" : "ok" };
+    if (state.draining) return c.json({ status: "unready", reason: "shutting_down", checks }, 503);
+    return c.json({ status: "ready", checks });
+  });
+
+  for (const prefix of ["/api/*", "/v1/*"]) {
+    if (config.API_KEYS.length) app.use(prefix, requireApiKey(config.API_KEYS));
+    app.use(prefix, async (c, next) => {
+      if (state.draining) throw new ApiError(503, "shutting_down", "the server is shutting down", undefined, { "Retry-After": "5" });
+      await next();
+    });
+  }
+  const limited = rateLimit(limiter, (c) => c.get("apiKeyId") ?? clientIp(c, config.TRUST_PROXY));
+  app.post("/api/process", limited);
+  app.post("/v1/chat/completions", limited);
+
+  app.route(
+    "/",
+    processRoutes({
+      registry,
+      agentNames: prompts.agents.map((a) => a.name),
+      maxMessageChars: config.MAX_MESSAGE_CHARS,
+      maxBodyBytes: config.MAX_BODY_BYTES,
+      heartbeatMs: config.SSE_HEARTBEAT_MS,
+      writeTimeoutMs: config.SSE_WRITE_TIMEOUT_MS,
+      // Queued calls beyond MAX_QUEUED_RUNS runs' worth of fan-out.
+      overloaded: () => limit.pendingCount >= config.MAX_QUEUED_RUNS * (prompts.agents.length + 1),
+      execute: async (run, req) => {
+        const agents = req.agents ? req.agents.map((n) => agentsByName.get(n)!) : prompts.agents;
+        const emit = (event: string, data: unknown) => run.log.append(event, data);
+        const input = { messageId: run.id, message: req.message, agents, streamAgents: req.stream_agents, signal: run.controller.signal };
+        try {
+          const outcome = await runFanOut(fanOut, input, emit);
+          logger.info(
+            {
+              message_id: run.id,
+              status: outcome.status,
+              code: outcome.code,
+              agents: outcome.agents.map((a) => ({ agent: a.agent, status: a.status, ...("code" in a ? { code: a.code } : {}), latency_ms: a.latency_ms })),
+              latency_ms: outcome.latency_ms,
+            },
+            "run finished",
+          );
+        } catch (err) {
+          // runFanOut does not throw by design; if it ever does, the stream still ends cleanly.
+          logger.error({ err, message_id: run.id }, "run crashed");
+          if (!run.log.ended) emit("error", { code: "internal_error", message: "internal error" });
+        }
+      },
+    }),
+  );
+  return { app, registry, state };
+}

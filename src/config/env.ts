@@ -1,0 +1,99 @@
+// Parses the environment once, with one zod schema. A bad value stops the process at start with a
+// message that names the variable and the rule; nothing else in the code reads process.env.
+import { existsSync } from "node:fs";
+import { z } from "zod";
+
+const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(min).max(max).default(def);
+const flag = (def: boolean) => z.stringbool().default(def);
+const list = z
+  .string()
+  .default("")
+  .transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean));
+const emptyAsUndefined = (v: unknown) => (v === "" ? undefined : v);
+
+const schema = z
+  .object({
+    HTTP_ADDR: z
+      .string()
+      .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):\d{1,5}$/, "must be [host]:port, e.g. :8080 or 127.0.0.1:9000")
+      .default(":8080"),
+    PRODUCTION: flag(false),
+    LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+
+    USE_LLM_MOCK: flag(true),
+    LLM_BASE_URL: z.url().default("https://api.openai.com/v1"),
+    LLM_KEY: z.preprocess(emptyAsUndefined, z.string().optional()),
+    OPENAI_API_KEY: z.preprocess(emptyAsUndefined, z.string().optional()),
+    LLM_MODEL: z.string().min(1).default("gpt-4o-mini"),
+    LLM_MAX_RETRIES: int(2, 0, 10),
+    LLM_STREAM_USAGE: flag(true),
+
+    MOCK_TOKEN_DELAY_MS: int(40, 0, 60_000),
+    MOCK_FAIL_AGENTS: list,
+    MOCK_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
+
+    PROMPTS_DIR: z.string().min(1).default("prompts"),
+    AGENT_TIMEOUT_MS: int(60_000, 1),
+    SUMMARIZER_TIMEOUT_MS: int(90_000, 1),
+    MIN_AGENTS_OK: int(1, 1),
+    MAX_CONCURRENT_LLM_CALLS: int(32, 1),
+    MAX_QUEUED_RUNS: int(1000, 0),
+
+    MAX_MESSAGE_CHARS: int(16_000, 1),
+    MAX_BODY_BYTES: int(65_536, 64),
+    RATE_LIMIT_POINTS: int(60, 1),
+    RATE_LIMIT_WINDOW_S: int(60, 1),
+    TRUST_PROXY: int(0, 0, 32),
+    API_KEYS: list,
+
+    SSE_HEARTBEAT_MS: int(15_000, 10),
+    SSE_WRITE_TIMEOUT_MS: int(30_000, 10),
+    RUN_ORPHAN_GRACE_MS: int(0, 0),
+    RUN_RETENTION_S: int(300, 0),
+    MAX_RETAINED_RUNS: int(1000, 0),
+    SHUTDOWN_GRACE_MS: int(30_000, 0),
+  })
+  .superRefine((e, ctx) => {
+    const key = e.LLM_KEY ?? e.OPENAI_API_KEY;
+    // Hosted OpenAI always needs a key; local servers (Ollama, vLLM) take a placeholder.
+    if (!e.USE_LLM_MOCK && !key && new URL(e.LLM_BASE_URL).hostname.endsWith("openai.com")) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["LLM_KEY"],
+        message: "is required when USE_LLM_MOCK=false and LLM_BASE_URL points at OpenAI (OPENAI_API_KEY is accepted too)",
+      });
+    }
+  });
+
+export type Env = z.infer<typeof schema>;
+
+export interface Config extends Omit<Env, "LLM_KEY" | "OPENAI_API_KEY"> {
+  /** The upstream key, or a placeholder for servers that need none. Never logged. */
+  llmKey: string;
+  host: string | undefined;
+  port: number;
+}
+
+export class ConfigError extends Error {}
+
+/** Validates an environment; throws ConfigError naming each bad variable. */
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join(".") || "(env)"}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
+  }
+  const { LLM_KEY, OPENAI_API_KEY, ...rest } = result.data;
+  const i = rest.HTTP_ADDR.lastIndexOf(":");
+  const host = rest.HTTP_ADDR.slice(0, i).replace(/^\[(.*)\]$/, "$1") || undefined;
+  const port = Number(rest.HTTP_ADDR.slice(i + 1));
+  if (port > 65535) throw new ConfigError("invalid configuration:\n  HTTP_ADDR: port must be at most 65535");
+  return { ...rest, llmKey: LLM_KEY ?? OPENAI_API_KEY ?? "not-needed", host, port };
+}
+
+/** Reads `.env` (variables already set in the environment win), then validates. */
+export function loadConfig(envFile = ".env"): Config {
+  if (existsSync(envFile)) process.loadEnvFile(envFile);
+  return parseConfig(process.env);
+}

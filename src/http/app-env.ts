@@ -1,0 +1,12 @@
+// The Hono environment every route shares: Node's request/response, and what middleware learned.
+import type { HttpBindings } from "@hono/node-server";
+
+export type AppEnv = {
+  Bindings: HttpBindings;
+  Variables: {
+    /** Short hash of the caller's API key, when keys are configured. */
+    apiKeyId: string;
+    /** RateLimit-* headers: a stream writes them itself, since it bypasses Hono's response. */
+    rateLimitHeaders: Record<string, string>;
+  };
+};

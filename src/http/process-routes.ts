@@ -1,0 +1,100 @@
+// /api/process: start (or join) a run and stream it; resume a run's events; cancel a run.
+import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
+import { Hono, type Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { ApiError } from "../errors.js";
+import type { Run, RunRegistry } from "../run/run-registry.js";
+import { invalidRequest } from "./errors.js";
+import { lastEventIdSchema, type ProcessRequest, processRequestSchema } from "./request-schemas.js";
+import { writeSse } from "./sse-writer.js";
+import type { AppEnv } from "./app-env.js";
+
+export interface ProcessRoutesDeps {
+  registry: RunRegistry;
+  agentNames: string[];
+  maxMessageChars: number;
+  maxBodyBytes: number;
+  heartbeatMs: number;
+  writeTimeoutMs: number;
+  /** Runs a new run to its end, appending to run.log. */
+  execute: (run: Run, req: ProcessRequest) => Promise<void>;
+  /** True when too many runs wait for upstream capacity. */
+  overloaded: () => boolean;
+}
+
+
+const JSON_TYPE = /^application\/json\s*(;|$)/i;
+
+/** Parses a JSON body with the contract's errors: 415, 413, 400 invalid_json. */
+export async function readJson(c: Context): Promise<unknown> {
+  const type = c.req.header("content-type");
+  if (!type || !JSON_TYPE.test(type)) {
+    throw new ApiError(415, "unsupported_media_type", "Content-Type must be application/json");
+  }
+  const text = await c.req.text();
+  if (!text.trim()) throw new ApiError(400, "invalid_json", "the request body is empty");
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ApiError(400, "invalid_json", "the request body is not valid JSON");
+  }
+}
+
+export function processRoutes(deps: ProcessRoutesDeps) {
+  const schema = processRequestSchema(deps.maxMessageChars, deps.agentNames);
+  const app = new Hono<AppEnv>();
+
+  /** Streams `run` from after `afterId` to this client, counting it as a follower. */
+  const stream = async (c: Context<AppEnv>, run: Run, afterId: number) => {
+    const release = deps.registry.follow(run);
+    try {
+      await writeSse(c.env.outgoing, run.log, afterId, {
+        heartbeatMs: deps.heartbeatMs,
+        writeTimeoutMs: deps.writeTimeoutMs,
+        headers: c.get("rateLimitHeaders") ?? {},
+      });
+    } finally {
+      release();
+    }
+    return RESPONSE_ALREADY_SENT;
+  };
+
+  app.post(
+    "/api/process",
+    bodyLimit({
+      maxSize: deps.maxBodyBytes,
+      onError: () => {
+        throw new ApiError(413, "payload_too_large", `the request body is over ${deps.maxBodyBytes} bytes`);
+      },
+    }),
+    async (c) => {
+      const parsed = schema.safeParse(await readJson(c));
+      if (!parsed.success) throw invalidRequest(parsed.error);
+      const req = parsed.data;
+      const existing = deps.registry.get(req.message_id);
+      if (!existing?.inFlight && deps.overloaded()) {
+        throw new ApiError(503, "overloaded", "too many runs are waiting for upstream capacity; retry shortly", undefined, {
+          "Retry-After": "1",
+        });
+      }
+      const { run } = deps.registry.startOrJoin(req.message_id, req.message, (r) => deps.execute(r, req));
+      return stream(c, run, 0);
+    },
+  );
+
+  app.get("/api/process/:message_id/events", async (c) => {
+    const raw = c.req.header("last-event-id") ?? c.req.query("last_event_id") ?? "0";
+    const afterId = lastEventIdSchema.safeParse(raw.trim());
+    if (!afterId.success) throw invalidRequest(afterId.error);
+    const run = deps.registry.get(c.req.param("message_id"));
+    if (!run) throw new ApiError(404, "run_not_found", "no such run, or it has expired");
+    return stream(c, run, afterId.data);
+  });
+
+  app.delete("/api/process/:message_id", (c) => {
+    deps.registry.cancel(c.req.param("message_id"));
+    return c.json({ message_id: c.req.param("message_id"), status: "cancelling" }, 202);
+  });
+
+  return app;
+}

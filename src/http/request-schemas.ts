@@ -1,0 +1,45 @@
+// The zod schemas of request bodies and parameters: the one place the contract's input rules live.
+import { z } from "zod";
+
+const ID_RULE = "must be 1-128 characters from A-Z a-z 0-9 _ - . :";
+export const idSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, ID_RULE);
+
+/** Unicode code points, not UTF-16 units: an emoji counts once. */
+function codePoints(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--;
+        i++;
+      }
+    }
+  }
+  return n;
+}
+
+export function processRequestSchema(maxChars: number, agentNames: string[]) {
+  return z.object({
+    message: z
+      .string()
+      .refine((s) => s.trim().length > 0, "must not be empty")
+      .refine((s) => codePoints(s) <= maxChars, `must be at most ${maxChars} characters`),
+    message_id: idSchema,
+    agents: z
+      .array(z.enum(agentNames as [string, ...string[]], { error: `must name configured agents (${agentNames.join(", ")})` }))
+      .min(1, "must name at least one agent")
+      .refine((a) => new Set(a).size === a.length, "must not repeat an agent")
+      .optional(),
+    stream_agents: z.boolean().default(false),
+    conversation_id: idSchema.optional(),
+  });
+}
+
+export type ProcessRequest = z.infer<ReturnType<typeof processRequestSchema>>;
+
+export const lastEventIdSchema = z
+  .string()
+  .regex(/^\d{1,15}$/, "Last-Event-ID must be a non-negative integer")
+  .transform(Number);

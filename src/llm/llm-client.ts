@@ -1,0 +1,31 @@
+// The one seam between the orchestration and any LLM: stream a chat completion.
+export interface ChatMessage {
+  role: "system" | "user" | "assistant";
+  content: string;
+}
+
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+
+export interface ChatRequest {
+  /** Who is calling (an agent's name, or "summarizer"): for the mock and for logs. */
+  caller: string;
+  model: string;
+  messages: ChatMessage[];
+  temperature?: number;
+  maxTokens?: number;
+  signal: AbortSignal;
+}
+
+export type ChatChunk = { type: "delta"; text: string } | { type: "usage"; usage: Usage };
+
+/**
+ * Yields text deltas as the upstream produces them, then at most one usage chunk.
+ * Failures are thrown as CallError (see classify-error.ts), aborts as the signal's reason.
+ */
+export interface LlmClient {
+  stream(req: ChatRequest): AsyncIterable<ChatChunk>;
+}

@@ -1,0 +1,54 @@
+// LlmClient over the official `openai` SDK: any OpenAI-compatible server (OpenAI, Ollama, vLLM, LiteLLM).
+import OpenAI from "openai";
+import { CallError } from "../errors.js";
+import { classifyError } from "./classify-error.js";
+import type { ChatChunk, ChatRequest, LlmClient } from "./llm-client.js";
+
+export interface OpenAiClientOptions {
+  baseURL: string;
+  apiKey: string;
+  maxRetries: number;
+  /** Ask for a final usage chunk; some compatible servers reject `stream_options`. */
+  streamUsage: boolean;
+}
+
+export function createOpenAiClient(opts: OpenAiClientOptions): LlmClient {
+  // baseURL is always explicit: the SDK would otherwise read OPENAI_BASE_URL behind our back.
+  // The SDK's own retries (429, 5xx, connection errors, honouring retry-after) happen only
+  // before the stream starts, so no token is ever paid for twice.
+  const client = new OpenAI({ baseURL: opts.baseURL, apiKey: opts.apiKey, maxRetries: opts.maxRetries });
+
+  return {
+    async *stream(req: ChatRequest): AsyncGenerator<ChatChunk> {
+      let produced = false;
+      try {
+        const stream = await client.chat.completions.create(
+          {
+            model: req.model,
+            messages: req.messages,
+            stream: true,
+            ...(opts.streamUsage ? { stream_options: { include_usage: true } } : {}),
+            ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
+            ...(req.maxTokens !== undefined ? { max_tokens: req.maxTokens } : {}),
+          },
+          { signal: req.signal },
+        );
+        for await (const chunk of stream) {
+          // The usage chunk has `choices: []`.
+          const text = chunk.choices?.[0]?.delta?.content;
+          if (text) {
+            produced = true;
+            yield { type: "delta", text };
+          }
+          if (chunk.usage) yield { type: "usage", usage: chunk.usage };
+        }
+      } catch (err) {
+        if (req.signal.aborted) throw req.signal.reason;
+        throw classifyError(err);
+      }
+      // An abort mid-stream may end the iterator quietly.
+      if (req.signal.aborted) throw req.signal.reason;
+      if (!produced) throw new CallError("bad_response", "upstream LLM returned an empty completion");
+    },
+  };
+}

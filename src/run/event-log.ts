@@ -1,0 +1,61 @@
+// A run's append-only, numbered event log. The orchestration appends; every SSE follower
+// (first client, resumer, duplicate POST) reads from the id it has seen, then live until the end.
+export interface RunEvent {
+  id: number;
+  event: string;
+  data: unknown;
+  /** The SSE frame, serialized once however many clients follow. */
+  frame: string;
+}
+
+export class EventLog {
+  readonly events: RunEvent[] = [];
+  ended = false;
+  private waiters: (() => void)[] = [];
+
+  append(event: string, data: unknown): RunEvent {
+    if (this.ended) throw new Error(`event log already ended (appending ${event})`);
+    const id = this.events.length + 1;
+    const ev = { id, event, data, frame: `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n` };
+    this.events.push(ev);
+    this.wake();
+    return ev;
+  }
+
+  end(): void {
+    this.ended = true;
+    this.wake();
+  }
+
+  get lastId(): number {
+    return this.events.length;
+  }
+
+  /** Yields every event after `afterId` in batches (all that is there), live, until the log ends or `signal` aborts. */
+  async *follow(afterId: number, signal: AbortSignal): AsyncGenerator<RunEvent[]> {
+    let pos = Math.min(Math.max(afterId, 0), this.events.length);
+    while (!signal.aborted) {
+      if (pos < this.events.length) {
+        const batch = this.events.slice(pos);
+        pos = this.events.length;
+        yield batch;
+        continue;
+      }
+      if (this.ended) return;
+      await new Promise<void>((resolve) => {
+        const onAbort = () => resolve();
+        signal.addEventListener("abort", onAbort, { once: true });
+        this.waiters.push(() => {
+          signal.removeEventListener("abort", onAbort);
+          resolve();
+        });
+      });
+    }
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+}
