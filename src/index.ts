@@ -19,7 +19,7 @@ async function main() {
     throw e;
   }
   const logger = createLogger({ level: config.LOG_LEVEL, production: config.PRODUCTION });
-  const chorus = createApp({ config, prompts, llm: createLlmClient(config), logger });
+  const chorus = createApp({ config, prompts, llm: createLlmClient(config, logger), logger });
   const running = await startServer(chorus, config.host, config.port).catch((e: NodeJS.ErrnoException) => {
     process.stderr.write(`chorus: cannot listen on ${config.HTTP_ADDR}: ${e.code ?? e.message}\n`);
     process.exit(1);

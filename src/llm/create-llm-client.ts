@@ -1,10 +1,11 @@
 // Picks the LLM client the configuration asks for: the built-in mock or the openai SDK.
+import type { Logger } from "pino";
 import type { Config } from "../config/env.js";
 import type { LlmClient } from "./llm-client.js";
 import { createMockClient } from "./mock-client.js";
 import { createOpenAiClient } from "./openai-client.js";
 
-export function createLlmClient(config: Config): LlmClient {
+export function createLlmClient(config: Config, logger?: Logger): LlmClient {
   if (config.USE_LLM_MOCK) {
     return createMockClient({
       tokenDelayMs: config.MOCK_TOKEN_DELAY_MS,
@@ -17,5 +18,6 @@ export function createLlmClient(config: Config): LlmClient {
     apiKey: config.llmKey,
     maxRetries: config.LLM_MAX_RETRIES,
     streamUsage: config.LLM_STREAM_USAGE,
+    log: (msg) => logger?.warn({ source: "openai-sdk" }, msg),
   });
 }

@@ -10,13 +10,21 @@ export interface OpenAiClientOptions {
   maxRetries: number;
   /** Ask for a final usage chunk; some compatible servers reject `stream_options`. */
   streamUsage: boolean;
+  /** Where the SDK's own warnings go; only their first argument is kept (raw chunks may hold anything). */
+  log?: (msg: string) => void;
 }
 
 export function createOpenAiClient(opts: OpenAiClientOptions): LlmClient {
   // baseURL is always explicit: the SDK would otherwise read OPENAI_BASE_URL behind our back.
   // The SDK's own retries (429, 5xx, connection errors, honouring retry-after) happen only
   // before the stream starts, so no token is ever paid for twice.
-  const client = new OpenAI({ baseURL: opts.baseURL, apiKey: opts.apiKey, maxRetries: opts.maxRetries });
+  const log = (msg: unknown) => opts.log?.(String(msg));
+  const client = new OpenAI({
+    baseURL: opts.baseURL,
+    apiKey: opts.apiKey,
+    maxRetries: opts.maxRetries,
+    logger: { error: log, warn: log, info: () => {}, debug: () => {} },
+  });
 
   return {
     async *stream(req: ChatRequest): AsyncGenerator<ChatChunk> {
