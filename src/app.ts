@@ -13,8 +13,9 @@ import { errorBody, onError } from "./http/errors.js";
 import { processRoutes } from "./http/process-routes.js";
 import { rateLimit } from "./http/rate-limit.js";
 import type { LlmClient } from "./llm/llm-client.js";
-import { runFanOut, type FanOutDeps } from "./run/fan-out.js";
+import type { FanOutDeps } from "./run/fan-out.js";
 import { RunRegistry } from "./run/run-registry.js";
+import { createRunner, type Runner } from "./run/runner.js";
 
 export interface AppDeps {
   config: Config;
@@ -26,6 +27,7 @@ export interface AppDeps {
 export interface Chorus {
   app: Hono<AppEnv>;
   registry: RunRegistry;
+  runner: Runner;
   /** Set on SIGTERM: new work is refused with 503 shutting_down. */
   state: { draining: boolean };
 }
@@ -49,7 +51,7 @@ export function createApp({ config, prompts, llm, logger }: AppDeps): Chorus {
       minAgentsOk: config.MIN_AGENTS_OK,
     },
   };
-  const agentsByName = new Map(prompts.agents.map((a) => [a.name, a]));
+  const runner = createRunner(fanOut, registry, logger);
   const limiter = new RateLimiterMemory({ points: config.RATE_LIMIT_POINTS, duration: config.RATE_LIMIT_WINDOW_S });
 
   const app = new Hono<AppEnv>();
@@ -85,29 +87,8 @@ export function createApp({ config, prompts, llm, logger }: AppDeps): Chorus {
       writeTimeoutMs: config.SSE_WRITE_TIMEOUT_MS,
       // Queued calls beyond MAX_QUEUED_RUNS runs' worth of fan-out.
       overloaded: () => limit.pendingCount >= config.MAX_QUEUED_RUNS * (prompts.agents.length + 1),
-      execute: async (run, req) => {
-        const agents = req.agents ? req.agents.map((n) => agentsByName.get(n)!) : prompts.agents;
-        const emit = (event: string, data: unknown) => run.log.append(event, data);
-        const input = { messageId: run.id, message: req.message, agents, streamAgents: req.stream_agents, signal: run.controller.signal };
-        try {
-          const outcome = await runFanOut(fanOut, input, emit);
-          logger.info(
-            {
-              message_id: run.id,
-              status: outcome.status,
-              code: outcome.code,
-              agents: outcome.agents.map((a) => ({ agent: a.agent, status: a.status, ...("code" in a ? { code: a.code } : {}), latency_ms: a.latency_ms })),
-              latency_ms: outcome.latency_ms,
-            },
-            "run finished",
-          );
-        } catch (err) {
-          // runFanOut does not throw by design; if it ever does, the stream still ends cleanly.
-          logger.error({ err, message_id: run.id }, "run crashed");
-          if (!run.log.ended) emit("error", { code: "internal_error", message: "internal error" });
-        }
-      },
+      runner,
     }),
   );
-  return { app, registry, state };
+  return { app, registry, runner, state };
 }

@@ -52,7 +52,7 @@ describe("rate limiting", () => {
 describe("API keys", () => {
   it("needs a valid Bearer key on /api/* when API_KEYS is set, leaves /health open, never logs keys", async () => {
     chorus = await startChorus({ API_KEYS: "key-alpha-111,key-beta-222", RATE_LIMIT_POINTS: "1" });
-    for (const headers of [{}, { authorization: "Bearer wrong" }, { authorization: "key-alpha-111" }]) {
+    for (const headers of [{}, { authorization: "Bearer wrong" }, { authorization: "key-alpha-111" }] as Record<string, string>[]) {
       const res = await chorus.post(body(1), headers);
       expect(res.status).toBe(401);
       expect((await res.json()).error.code).toBe("unauthorized");

@@ -4,9 +4,10 @@ import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { ApiError } from "../errors.js";
 import type { Run, RunRegistry } from "../run/run-registry.js";
+import type { Runner } from "../run/runner.js";
 import { invalidRequest } from "./errors.js";
-import { lastEventIdSchema, type ProcessRequest, processRequestSchema } from "./request-schemas.js";
-import { writeSse } from "./sse-writer.js";
+import { lastEventIdSchema, processRequestSchema } from "./request-schemas.js";
+import { eventFrames, writeSse } from "./sse-writer.js";
 import type { AppEnv } from "./app-env.js";
 
 export interface ProcessRoutesDeps {
@@ -16,8 +17,7 @@ export interface ProcessRoutesDeps {
   maxBodyBytes: number;
   heartbeatMs: number;
   writeTimeoutMs: number;
-  /** Runs a new run to its end, appending to run.log. */
-  execute: (run: Run, req: ProcessRequest) => Promise<void>;
+  runner: Runner;
   /** True when too many runs wait for upstream capacity. */
   overloaded: () => boolean;
 }
@@ -48,7 +48,7 @@ export function processRoutes(deps: ProcessRoutesDeps) {
   const stream = async (c: Context<AppEnv>, run: Run, afterId: number) => {
     const release = deps.registry.follow(run);
     try {
-      await writeSse(c.env.outgoing, run.log, afterId, {
+      await writeSse(c.env.outgoing, eventFrames(run.log, afterId), {
         heartbeatMs: deps.heartbeatMs,
         writeTimeoutMs: deps.writeTimeoutMs,
         headers: c.get("rateLimitHeaders") ?? {},
@@ -77,7 +77,12 @@ export function processRoutes(deps: ProcessRoutesDeps) {
           "Retry-After": "1",
         });
       }
-      const { run } = deps.registry.startOrJoin(req.message_id, req.message, (r) => deps.execute(r, req));
+      const { run } = deps.runner.start({
+        messageId: req.message_id,
+        message: req.message,
+        agents: req.agents,
+        streamAgents: req.stream_agents,
+      });
       return stream(c, run, 0);
     },
   );

@@ -1,8 +1,20 @@
-// Writes a run's event log to one client as SSE, straight onto Node's response so that
+// Writes an SSE stream to one client, straight onto Node's response so that
 // backpressure is real: a write that the socket does not take waits for 'drain', and a
 // client that reads nothing for SSE_WRITE_TIMEOUT_MS is disconnected.
 import type { ServerResponse } from "node:http";
 import type { EventLog } from "../run/event-log.js";
+
+/** Text to write, produced until the source ends or `gone` (the client left) aborts. */
+export type SseSource = (gone: AbortSignal) => AsyncIterable<string>;
+
+/** A run's events from after `afterId`, each batch joined into one write. */
+export const eventFrames =
+  (log: EventLog, afterId: number): SseSource =>
+  async function* (gone) {
+    for await (const batch of log.follow(afterId, gone)) {
+      yield batch.length === 1 ? batch[0]!.frame : batch.map((e) => e.frame).join("");
+    }
+  };
 
 export interface SseOptions {
   heartbeatMs: number;
@@ -18,8 +30,8 @@ export const SSE_HEADERS = {
   connection: "keep-alive",
 };
 
-/** Resolves when the log has ended and was fully written, or the client went away. */
-export async function writeSse(res: ServerResponse, log: EventLog, afterId: number, opts: SseOptions): Promise<void> {
+/** Resolves when the source has ended and was fully written, or the client went away. */
+export async function writeSse(res: ServerResponse, source: SseSource, opts: SseOptions): Promise<void> {
   const gone = new AbortController();
   const onClose = () => gone.abort();
   res.once("close", onClose);
@@ -55,9 +67,8 @@ export async function writeSse(res: ServerResponse, log: EventLog, afterId: numb
 
   try {
     armHeartbeat();
-    for await (const batch of log.follow(afterId, gone.signal)) {
-      // One write per batch: every event that is ready goes out in one syscall.
-      await send(batch.length === 1 ? batch[0]!.frame : batch.map((e) => e.frame).join(""));
+    for await (const text of source(gone.signal)) {
+      await send(text);
       if (gone.signal.aborted) break;
       armHeartbeat();
     }

@@ -27,6 +27,8 @@ export interface FanOutInput {
   message: string;
   agents: Prompt[];
   streamAgents: boolean;
+  /** Earlier turns of the conversation, oldest first, seen by every agent and the summarizer. */
+  history?: ChatMessage[];
   /** Aborted with a RunAbort when the run is cancelled or the server shuts down. */
   signal: AbortSignal;
 }
@@ -118,6 +120,7 @@ async function runAgent(deps: FanOutDeps, input: FanOutInput, agent: Prompt, emi
   emit("agent_start", { agent: agent.name });
   const messages: ChatMessage[] = [
     { role: "system", content: agent.system },
+    ...(input.history ?? []),
     { role: "user", content: input.message },
   ];
   const onDelta = input.streamAgents
@@ -165,6 +168,7 @@ export async function runFanOut(deps: FanOutDeps, input: FanOutInput, emit: Emit
   const summarizer = deps.prompts.summarizer;
   const messages: ChatMessage[] = [
     { role: "system", content: summarizer.system },
+    ...(input.history ?? []),
     { role: "user", content: summarizerUserMessage(input.message, results) },
   ];
   let summary: { text: string; usage?: Usage };
