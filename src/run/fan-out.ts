@@ -43,6 +43,8 @@ export interface RunOutcome {
   status: "ok" | "partial" | "error";
   code?: RunErrorCode;
   agents: AgentResult[];
+  /** Absent when no summarizer call was made. */
+  summarizer?: { ok: boolean; code?: CallErrorCode; latency_ms: number; first_token_ms?: number; usage?: Usage };
   latency_ms: number;
 }
 
@@ -145,9 +147,10 @@ async function runAgent(deps: FanOutDeps, input: FanOutInput, agent: Prompt, emi
 /** Runs the whole fan-out, emitting events; the last one emitted is `done` or `error`. */
 export async function runFanOut(deps: FanOutDeps, input: FanOutInput, emit: Emit): Promise<RunOutcome> {
   const t0 = performance.now();
+  let summarizerOutcome: RunOutcome["summarizer"];
   const fail = (code: RunErrorCode, message: string, agents: AgentResult[], extra: object = {}): RunOutcome => {
     emit("error", { code, message, ...extra });
-    return { status: "error", code, agents, latency_ms: since(t0) };
+    return { status: "error", code, agents, summarizer: summarizerOutcome, latency_ms: since(t0) };
   };
   const abortCode = () => (input.signal.reason instanceof RunAbort ? input.signal.reason.code : "cancelled");
 
@@ -172,6 +175,8 @@ export async function runFanOut(deps: FanOutDeps, input: FanOutInput, emit: Emit
     { role: "user", content: summarizerUserMessage(input.message, results) },
   ];
   let summary: { text: string; usage?: Usage };
+  const s0 = performance.now();
+  let firstToken: number | undefined;
   try {
     summary = await guardedCall(
       deps,
@@ -180,11 +185,15 @@ export async function runFanOut(deps: FanOutDeps, input: FanOutInput, emit: Emit
       messages,
       summarizer.settings.timeout_ms ?? deps.settings.summarizerTimeoutMs,
       input.signal,
-      (delta) => emit("summary_delta", { delta }),
+      (delta) => {
+        firstToken ??= since(s0);
+        emit("summary_delta", { delta });
+      },
     );
   } catch (err) {
-    if (input.signal.aborted) return fail(abortCode(), (input.signal.reason as Error).message, results);
     const e = err as CallError;
+    summarizerOutcome = { ok: false, code: e.code, latency_ms: since(s0), first_token_ms: firstToken };
+    if (input.signal.aborted) return fail(abortCode(), (input.signal.reason as Error).message, results);
     // The agents' outputs were paid for: hand them over even though no summary came.
     const outputs = Object.fromEntries(ok.map((r) => [r.agent, r.status === "ok" ? r.output : ""]));
     return fail("summarizer_failed", `the summarizer failed: ${e.message}`, results, { outputs });
@@ -201,5 +210,6 @@ export async function runFanOut(deps: FanOutDeps, input: FanOutInput, emit: Emit
     ...(usage ? { usage } : {}),
     latency_ms,
   });
-  return { status, agents: results, latency_ms };
+  summarizerOutcome = { ok: true, latency_ms: since(s0), first_token_ms: firstToken, usage: summary.usage };
+  return { status, agents: results, summarizer: summarizerOutcome, latency_ms };
 }
