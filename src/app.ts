@@ -9,10 +9,17 @@ import { ApiError } from "./errors.js";
 import type { AppEnv } from "./http/app-env.js";
 import { requireApiKey } from "./http/auth.js";
 import { clientIp } from "./http/client-key.js";
+import { docsRoutes } from "./http/docs-routes.js";
 import { errorBody, onError } from "./http/errors.js";
+import { isOpenAiPath, openAiNotFound, openAiOnError } from "./http/openai-errors.js";
+import { openAiRoutes } from "./http/openai-routes.js";
 import { processRoutes } from "./http/process-routes.js";
 import { rateLimit } from "./http/rate-limit.js";
+import { createStreamQuota } from "./http/stream-quota.js";
+import { webPage } from "./http/web-page.js";
 import type { LlmClient } from "./llm/llm-client.js";
+import { createUpstreamBudgets } from "./llm/upstream-budget.js";
+import { fallbackTargets, promptTarget } from "./llm/upstream-target.js";
 import type { FanOutDeps } from "./run/fan-out.js";
 import { RunRegistry } from "./run/run-registry.js";
 import { createRunner, type Runner } from "./run/runner.js";
@@ -22,6 +29,8 @@ export interface AppDeps {
   prompts: Prompts;
   llm: LlmClient;
   logger: Logger;
+  /** Where api_key_env names are looked up (default: process.env). */
+  env?: Record<string, string | undefined>;
 }
 
 export interface Chorus {
@@ -32,7 +41,7 @@ export interface Chorus {
   state: { draining: boolean };
 }
 
-export function createApp({ config, prompts, llm, logger }: AppDeps): Chorus {
+export function createApp({ config, prompts, llm, logger, env = process.env }: AppDeps): Chorus {
   const state = { draining: false };
   const registry = new RunRegistry({
     retentionS: config.RUN_RETENTION_S,
@@ -43,11 +52,16 @@ export function createApp({ config, prompts, llm, logger }: AppDeps): Chorus {
   const fanOut: FanOutDeps = {
     llm,
     prompts,
+    agentTargets: new Map(prompts.agents.map((a) => [a.name, promptTarget(config, a.settings, a.name, env)])),
+    summarizerTargets: [promptTarget(config, prompts.summarizer.settings, "summarizer", env), ...fallbackTargets(config, env)],
+    budgets: createUpstreamBudgets(),
     limit,
     settings: {
-      model: config.LLM_MODEL,
       agentTimeoutMs: config.AGENT_TIMEOUT_MS,
       summarizerTimeoutMs: config.SUMMARIZER_TIMEOUT_MS,
+      firstTokenTimeoutMs: config.AGENT_FIRST_TOKEN_TIMEOUT_MS,
+      stallTimeoutMs: config.AGENT_STALL_TIMEOUT_MS,
+      fanOutDeadlineMs: config.FANOUT_DEADLINE_MS,
       minAgentsOk: config.MIN_AGENTS_OK,
     },
   };
@@ -55,9 +69,15 @@ export function createApp({ config, prompts, llm, logger }: AppDeps): Chorus {
   const limiter = new RateLimiterMemory({ points: config.RATE_LIMIT_POINTS, duration: config.RATE_LIMIT_WINDOW_S });
 
   const app = new Hono<AppEnv>();
-  app.onError(onError(logger));
-  app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404));
+  const chorusErrors = onError(logger);
+  const v1Errors = openAiOnError(logger);
+  // /v1/* answers in OpenAI's error shape, also for refusals by the shared middleware below.
+  app.onError((err, c) => (isOpenAiPath(c.req.path) ? v1Errors(err, c) : chorusErrors(err, c)));
+  app.notFound((c) =>
+    isOpenAiPath(c.req.path) ? openAiNotFound(c) : c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404),
+  );
 
+  app.route("/", webPage());
   app.get("/health", (c) => c.json({ status: "ok" }));
   app.get("/ready", (c) => {
     const checks = { prompts: "ok", llm: config.USE_LLM_MOCK ? "ok (mock)" : "ok" };
@@ -69,26 +89,44 @@ export function createApp({ config, prompts, llm, logger }: AppDeps): Chorus {
     if (config.API_KEYS.length) app.use(prefix, requireApiKey(config.API_KEYS));
     app.use(prefix, async (c, next) => {
       if (state.draining) throw new ApiError(503, "shutting_down", "the server is shutting down", undefined, { "Retry-After": "5" });
+      c.set("clientKey", c.get("apiKeyId") ?? clientIp(c, config.TRUST_PROXY));
       await next();
     });
   }
-  const limited = rateLimit(limiter, (c) => c.get("apiKeyId") ?? clientIp(c, config.TRUST_PROXY));
+  const limited = rateLimit(limiter, (c) => c.get("clientKey"));
   app.post("/api/process", limited);
   app.post("/v1/chat/completions", limited);
 
+  const streams = createStreamQuota(config.MAX_STREAMS_PER_CLIENT);
+  // Queued calls beyond MAX_QUEUED_RUNS runs' worth of fan-out.
+  const overloaded = () => limit.pendingCount >= config.MAX_QUEUED_RUNS * (prompts.agents.length + 1);
   app.route(
     "/",
     processRoutes({
       registry,
+      streams,
       agentNames: prompts.agents.map((a) => a.name),
       maxMessageChars: config.MAX_MESSAGE_CHARS,
       maxBodyBytes: config.MAX_BODY_BYTES,
       heartbeatMs: config.SSE_HEARTBEAT_MS,
       writeTimeoutMs: config.SSE_WRITE_TIMEOUT_MS,
-      // Queued calls beyond MAX_QUEUED_RUNS runs' worth of fan-out.
-      overloaded: () => limit.pendingCount >= config.MAX_QUEUED_RUNS * (prompts.agents.length + 1),
+      overloaded,
       runner,
     }),
   );
+  app.route(
+    "/",
+    openAiRoutes({
+      registry,
+      runner,
+      streams,
+      maxMessageChars: config.MAX_MESSAGE_CHARS,
+      maxBodyBytes: config.MAX_BODY_BYTES,
+      heartbeatMs: config.SSE_HEARTBEAT_MS,
+      writeTimeoutMs: config.SSE_WRITE_TIMEOUT_MS,
+      overloaded,
+    }),
+  );
+  app.route("/", docsRoutes({ maxMessageChars: config.MAX_MESSAGE_CHARS, agentNames: prompts.agents.map((a) => a.name) }));
   return { app, registry, runner, state };
 }

@@ -27,6 +27,7 @@ export type RequestErrorCode =
   | "method_not_allowed"
   | "message_id_conflict"
   | "run_not_found"
+  | "model_not_found"
   | "run_finished"
   | "payload_too_large"
   | "unsupported_media_type"

@@ -7,10 +7,12 @@ import { createLogger } from "./log/logger.js";
 import { startServer } from "./server.js";
 
 async function main() {
-  let config, prompts;
+  let config, prompts, chorus, logger;
   try {
     config = loadConfig();
     prompts = loadPrompts(config.PROMPTS_DIR);
+    logger = createLogger({ level: config.LOG_LEVEL, production: config.PRODUCTION });
+    chorus = createApp({ config, prompts, llm: createLlmClient(config, logger), logger });
   } catch (e) {
     if (e instanceof ConfigError || e instanceof PromptError) {
       process.stderr.write(`chorus: ${e.message}\n`);
@@ -18,8 +20,6 @@ async function main() {
     }
     throw e;
   }
-  const logger = createLogger({ level: config.LOG_LEVEL, production: config.PRODUCTION });
-  const chorus = createApp({ config, prompts, llm: createLlmClient(config, logger), logger });
   const running = await startServer(chorus, config.host, config.port).catch((e: NodeJS.ErrnoException) => {
     process.stderr.write(`chorus: cannot listen on ${config.HTTP_ADDR}: ${e.code ?? e.message}\n`);
     process.exit(1);

@@ -28,6 +28,17 @@ const schema = z
     LLM_MODEL: z.string().min(1).default("gpt-4o-mini"),
     LLM_MAX_RETRIES: int(2, 0, 10),
     LLM_STREAM_USAGE: flag(true),
+    LLM_RECORD_DIR: z.preprocess(emptyAsUndefined, z.string().optional()),
+    LLM_REPLAY_DIR: z.preprocess(emptyAsUndefined, z.string().optional()),
+    // A factor on the recorded timing; "max" or 0 mean no delays, held as Infinity.
+    LLM_REPLAY_SPEED: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .regex(/^(max|\d+(\.\d+)?)$/, 'must be a factor such as 1 or 2.5, or "max" (no delays)')
+        .default("1")
+        .transform((s) => (s === "max" || Number(s) === 0 ? Infinity : Number(s))),
+    ),
 
     MOCK_TOKEN_DELAY_MS: int(40, 0, 60_000),
     MOCK_FAIL_AGENTS: list,
@@ -35,8 +46,13 @@ const schema = z
 
     PROMPTS_DIR: z.string().min(1).default("prompts"),
     AGENT_TIMEOUT_MS: int(60_000, 1),
+    AGENT_FIRST_TOKEN_TIMEOUT_MS: int(20_000, 1),
+    AGENT_STALL_TIMEOUT_MS: int(15_000, 1),
     SUMMARIZER_TIMEOUT_MS: int(90_000, 1),
+    SUMMARIZER_FALLBACK_MODELS: list,
+    FANOUT_DEADLINE_MS: int(0, 0),
     MIN_AGENTS_OK: int(1, 1),
+    UPSTREAM_RPM: int(0, 0),
     MAX_CONCURRENT_LLM_CALLS: int(32, 1),
     MAX_QUEUED_RUNS: int(1000, 0),
 
@@ -45,6 +61,7 @@ const schema = z
     RATE_LIMIT_POINTS: int(60, 1),
     RATE_LIMIT_WINDOW_S: int(60, 1),
     TRUST_PROXY: int(0, 0, 32),
+    MAX_STREAMS_PER_CLIENT: int(20, 1),
     API_KEYS: list,
 
     SSE_HEARTBEAT_MS: int(15_000, 10),
@@ -57,12 +74,17 @@ const schema = z
   .superRefine((e, ctx) => {
     const key = e.LLM_KEY ?? e.OPENAI_API_KEY;
     // Hosted OpenAI always needs a key; local servers (Ollama, vLLM) take a placeholder.
-    if (!e.USE_LLM_MOCK && !key && new URL(e.LLM_BASE_URL).hostname.endsWith("openai.com")) {
+    if (!e.USE_LLM_MOCK && !e.LLM_REPLAY_DIR && !key && new URL(e.LLM_BASE_URL).hostname.endsWith("openai.com")) {
       ctx.addIssue({
         code: "custom",
         path: ["LLM_KEY"],
         message: "is required when USE_LLM_MOCK=false and LLM_BASE_URL points at OpenAI (OPENAI_API_KEY is accepted too)",
       });
+    }
+    if (e.LLM_REPLAY_DIR && e.LLM_RECORD_DIR) {
+      ctx.addIssue({ code: "custom", path: ["LLM_REPLAY_DIR"], message: "cannot be set together with LLM_RECORD_DIR: record or replay, not both" });
+    } else if (e.LLM_REPLAY_DIR && !existsSync(e.LLM_REPLAY_DIR)) {
+      ctx.addIssue({ code: "custom", path: ["LLM_REPLAY_DIR"], message: "must be an existing folder of recorded fixtures" });
     }
   });
 

@@ -11,6 +11,13 @@ const settingsSchema = z
     temperature: z.coerce.number().min(0).max(2).optional(),
     max_tokens: z.coerce.number().int().min(1).optional(),
     timeout_ms: z.coerce.number().int().min(1).optional(),
+    // Per-agent provider: unset fields fall back to LLM_BASE_URL / LLM_KEY / UPSTREAM_RPM.
+    base_url: z.url().optional(),
+    api_key_env: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be the NAME of an environment variable, not a key")
+      .optional(),
+    rpm: z.coerce.number().int().min(1).optional(),
   })
   .strict();
 

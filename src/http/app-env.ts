@@ -6,6 +6,8 @@ export type AppEnv = {
   Variables: {
     /** Short hash of the caller's API key, when keys are configured. */
     apiKeyId: string;
+    /** Who the caller is for budgets: the API key's id, else the client IP. */
+    clientKey: string;
     /** RateLimit-* headers: a stream writes them itself, since it bypasses Hono's response. */
     rateLimitHeaders: Record<string, string>;
   };

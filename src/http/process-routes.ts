@@ -5,6 +5,7 @@ import { bodyLimit } from "hono/body-limit";
 import { ApiError } from "../errors.js";
 import type { Run, RunRegistry } from "../run/run-registry.js";
 import type { Runner } from "../run/runner.js";
+import type { StreamQuota } from "./stream-quota.js";
 import { invalidRequest } from "./errors.js";
 import { lastEventIdSchema, processRequestSchema } from "./request-schemas.js";
 import { eventFrames, writeSse } from "./sse-writer.js";
@@ -12,6 +13,7 @@ import type { AppEnv } from "./app-env.js";
 
 export interface ProcessRoutesDeps {
   registry: RunRegistry;
+  streams: StreamQuota;
   agentNames: string[];
   maxMessageChars: number;
   maxBodyBytes: number;
@@ -45,7 +47,7 @@ export function processRoutes(deps: ProcessRoutesDeps) {
   const app = new Hono<AppEnv>();
 
   /** Streams `run` from after `afterId` to this client, counting it as a follower. */
-  const stream = async (c: Context<AppEnv>, run: Run, afterId: number) => {
+  const stream = async (c: Context<AppEnv>, run: Run, afterId: number, closeQuota: () => void) => {
     const release = deps.registry.follow(run);
     try {
       await writeSse(c.env.outgoing, eventFrames(run.log, afterId), {
@@ -55,6 +57,7 @@ export function processRoutes(deps: ProcessRoutesDeps) {
       });
     } finally {
       release();
+      closeQuota();
     }
     return RESPONSE_ALREADY_SENT;
   };
@@ -71,19 +74,26 @@ export function processRoutes(deps: ProcessRoutesDeps) {
       const parsed = schema.safeParse(await readJson(c));
       if (!parsed.success) throw invalidRequest(parsed.error);
       const req = parsed.data;
-      const existing = deps.registry.get(req.message_id);
-      if (!existing?.inFlight && deps.overloaded()) {
-        throw new ApiError(503, "overloaded", "too many runs are waiting for upstream capacity; retry shortly", undefined, {
-          "Retry-After": "1",
+      // The greedy client hears 429 before everyone hears 503.
+      const closeQuota = deps.streams.open(c.get("clientKey"));
+      try {
+        const existing = deps.registry.get(req.message_id);
+        if (!existing?.inFlight && deps.overloaded()) {
+          throw new ApiError(503, "overloaded", "too many runs are waiting for upstream capacity; retry shortly", undefined, {
+            "Retry-After": "1",
+          });
+        }
+        const { run } = deps.runner.start({
+          messageId: req.message_id,
+          message: req.message,
+          agents: req.agents,
+          streamAgents: req.stream_agents,
         });
+        return stream(c, run, 0, closeQuota);
+      } catch (err) {
+        closeQuota();
+        throw err;
       }
-      const { run } = deps.runner.start({
-        messageId: req.message_id,
-        message: req.message,
-        agents: req.agents,
-        streamAgents: req.stream_agents,
-      });
-      return stream(c, run, 0);
     },
   );
 
@@ -93,7 +103,7 @@ export function processRoutes(deps: ProcessRoutesDeps) {
     if (!afterId.success) throw invalidRequest(afterId.error);
     const run = deps.registry.get(c.req.param("message_id"));
     if (!run) throw new ApiError(404, "run_not_found", "no such run, or it has expired");
-    return stream(c, run, afterId.data);
+    return stream(c, run, afterId.data, deps.streams.open(c.get("clientKey")));
   });
 
   app.delete("/api/process/:message_id", (c) => {

@@ -5,7 +5,7 @@ const ID_RULE = "must be 1-128 characters from A-Z a-z 0-9 _ - . :";
 export const idSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, ID_RULE);
 
 /** Unicode code points, not UTF-16 units: an emoji counts once. */
-function codePoints(s: string): number {
+export function codePoints(s: string): number {
   let n = s.length;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
@@ -25,12 +25,15 @@ export function processRequestSchema(maxChars: number, agentNames: string[]) {
     message: z
       .string()
       .refine((s) => s.trim().length > 0, "must not be empty")
-      .refine((s) => codePoints(s) <= maxChars, `must be at most ${maxChars} characters`),
+      .refine((s) => codePoints(s) <= maxChars, `must be at most ${maxChars} characters`)
+      // The refinements above in JSON Schema terms, for /openapi.json (maxLength counts code points too).
+      .meta({ pattern: "\\S", maxLength: maxChars, description: "The question; not blank." }),
     message_id: idSchema,
     agents: z
       .array(z.enum(agentNames as [string, ...string[]], { error: `must name configured agents (${agentNames.join(", ")})` }))
       .min(1, "must name at least one agent")
       .refine((a) => new Set(a).size === a.length, "must not repeat an agent")
+      .meta({ uniqueItems: true, description: "Agents to ask; default: all." })
       .optional(),
     stream_agents: z.boolean().default(false),
     conversation_id: idSchema.optional(),

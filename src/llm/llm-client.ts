@@ -14,6 +14,8 @@ export interface ChatRequest {
   /** Who is calling (an agent's name, or "summarizer"): for the mock and for logs. */
   caller: string;
   model: string;
+  /** Another OpenAI-compatible endpoint than the default one (per-agent providers). */
+  endpoint?: { baseURL: string; apiKey: string };
   messages: ChatMessage[];
   temperature?: number;
   maxTokens?: number;

@@ -19,18 +19,24 @@ export function createOpenAiClient(opts: OpenAiClientOptions): LlmClient {
   // The SDK's own retries (429, 5xx, connection errors, honouring retry-after) happen only
   // before the stream starts, so no token is ever paid for twice.
   const log = (msg: unknown) => opts.log?.(String(msg));
-  const client = new OpenAI({
-    baseURL: opts.baseURL,
-    apiKey: opts.apiKey,
-    maxRetries: opts.maxRetries,
-    logger: { error: log, warn: log, info: () => {}, debug: () => {} },
-  });
+  // One SDK client (and so one keep-alive connection pool) per endpoint and key.
+  const clients = new Map<string, OpenAI>();
+  const clientFor = (baseURL: string, apiKey: string) => {
+    const id = `${baseURL}\u0000${apiKey}`;
+    let c = clients.get(id);
+    if (!c) {
+      c = new OpenAI({ baseURL, apiKey, maxRetries: opts.maxRetries, logger: { error: log, warn: log, info: () => {}, debug: () => {} } });
+      clients.set(id, c);
+    }
+    return c;
+  };
 
   return {
     async *stream(req: ChatRequest): AsyncGenerator<ChatChunk> {
       let produced = false;
       try {
-        const stream = await client.chat.completions.create(
+        const { baseURL, apiKey } = req.endpoint ?? opts;
+        const stream = await clientFor(baseURL, apiKey).chat.completions.create(
           {
             model: req.model,
             messages: req.messages,

@@ -5,18 +5,30 @@ import type { LimitFunction } from "p-limit";
 import type { Prompt, Prompts } from "../config/prompts.js";
 import { CallError, type CallErrorCode, type RunErrorCode } from "../errors.js";
 import type { ChatMessage, LlmClient, Usage } from "../llm/llm-client.js";
+import type { UpstreamBudgets } from "../llm/upstream-budget.js";
+import type { UpstreamTarget } from "../llm/upstream-target.js";
 import { summarizerUserMessage } from "./summarizer-prompt.js";
 
 export interface FanOutSettings {
-  model: string;
+  /** Whole-call cap (a prompt's timeout_ms overrides it per agent). */
   agentTimeoutMs: number;
   summarizerTimeoutMs: number;
+  /** Time to the first token, and the longest silence between tokens, for every call. */
+  firstTokenTimeoutMs: number;
+  stallTimeoutMs: number;
+  /** 0 = off. Once passed, with minAgentsOk answers in, the stragglers are cut. */
+  fanOutDeadlineMs: number;
   minAgentsOk: number;
 }
 
 export interface FanOutDeps {
   llm: LlmClient;
   prompts: Prompts;
+  /** Where each agent's calls go, by agent name. */
+  agentTargets: Map<string, UpstreamTarget>;
+  /** The summarizer's target, then its fallbacks, in order. */
+  summarizerTargets: UpstreamTarget[];
+  budgets: UpstreamBudgets;
   /** Bounds upstream calls across all runs (MAX_CONCURRENT_LLM_CALLS). */
   limit: LimitFunction;
   settings: FanOutSettings;
@@ -44,7 +56,7 @@ export interface RunOutcome {
   code?: RunErrorCode;
   agents: AgentResult[];
   /** Absent when no summarizer call was made. */
-  summarizer?: { ok: boolean; code?: CallErrorCode; latency_ms: number; first_token_ms?: number; usage?: Usage };
+  summarizer?: { ok: boolean; code?: CallErrorCode; model: string; latency_ms: number; first_token_ms?: number; usage?: Usage };
   latency_ms: number;
 }
 
@@ -67,136 +79,189 @@ function addUsage(a: Usage | undefined, b: Usage | undefined): Usage | undefined
   };
 }
 
+interface Call {
+  caller: string;
+  target: UpstreamTarget;
+  prompt: Prompt;
+  messages: ChatMessage[];
+  timeoutMs: number;
+  runSignal: AbortSignal;
+  /** Aborted with a CallError to cut this call short (the fan-out deadline). */
+  cut?: AbortSignal;
+  onDelta: (text: string) => void;
+}
+
 /**
- * One guarded upstream call: waits for a concurrency slot, then streams under its own
- * timeout (counted from the moment the call starts, not from the queue). Throws CallError.
+ * One guarded upstream call. Its clock starts at once: waiting for the endpoint's request
+ * budget counts, waiting for a concurrency slot does not. Guards: the whole-call cap, time to
+ * first token, and silence between tokens, so a long healthy answer is never cut while a dead
+ * connection is noticed in seconds. Throws CallError.
  */
-async function guardedCall(
-  deps: FanOutDeps,
-  caller: string,
-  prompt: Prompt,
-  messages: ChatMessage[],
-  timeoutMs: number,
-  runSignal: AbortSignal,
-  onDelta: (text: string) => void,
-): Promise<{ text: string; usage?: Usage }> {
-  return deps.limit(async () => {
-    if (runSignal.aborted) throw new CallError("cancelled", "the run was cancelled");
-    const timeout = new AbortController();
-    const timer = setTimeout(
-      () => timeout.abort(new CallError("timeout", `no complete answer within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-    const signal = AbortSignal.any([runSignal, timeout.signal]);
-    let text = "";
-    let usage: Usage | undefined;
-    try {
+async function guardedCall(deps: FanOutDeps, call: Call): Promise<{ text: string; usage?: Usage }> {
+  const { settings } = deps;
+  const guard = new AbortController();
+  const trip = (message: string) => guard.abort(new CallError("timeout", message));
+  const cap = setTimeout(() => trip(`no complete answer within ${call.timeoutMs} ms`), call.timeoutMs);
+  let watchdog: NodeJS.Timeout | undefined;
+  const signals = [call.runSignal, guard.signal, ...(call.cut ? [call.cut] : [])];
+  const signal = AbortSignal.any(signals);
+  const failure = (err: unknown): CallError => {
+    if (call.runSignal.aborted) return new CallError("cancelled", "the run was cancelled");
+    if (call.cut?.aborted) return call.cut.reason as CallError;
+    if (err instanceof CallError && err.code === "rate_limited") return err;
+    if (guard.signal.aborted) return guard.signal.reason as CallError;
+    return err instanceof CallError ? err : new CallError("upstream_error", "upstream LLM call failed");
+  };
+  try {
+    await deps.budgets.acquire(call.target, signal);
+    return await deps.limit(async () => {
+      if (signal.aborted) throw signal.reason;
+      watchdog = setTimeout(() => trip(`no first token within ${settings.firstTokenTimeoutMs} ms`), settings.firstTokenTimeoutMs);
+      let text = "";
+      let usage: Usage | undefined;
       const stream = deps.llm.stream({
-        caller,
-        model: prompt.settings.model ?? deps.settings.model,
-        messages,
-        temperature: prompt.settings.temperature,
-        maxTokens: prompt.settings.max_tokens,
+        caller: call.caller,
+        model: call.target.model,
+        endpoint: call.target,
+        messages: call.messages,
+        temperature: call.prompt.settings.temperature,
+        maxTokens: call.prompt.settings.max_tokens,
         signal,
       });
+      let started = false;
       for await (const chunk of stream) {
         if (chunk.type === "delta") {
+          if (started) watchdog.refresh(); // re-arm, not re-create: this runs once per token
+          else {
+            started = true;
+            clearTimeout(watchdog);
+            watchdog = setTimeout(() => trip(`no token for ${settings.stallTimeoutMs} ms`), settings.stallTimeoutMs);
+          }
           text += chunk.text;
-          onDelta(chunk.text);
+          call.onDelta(chunk.text);
         } else usage = chunk.usage;
       }
       return { text, usage };
-    } catch (err) {
-      if (runSignal.aborted) throw new CallError("cancelled", "the run was cancelled");
-      if (timeout.signal.aborted) throw timeout.signal.reason as CallError;
-      if (err instanceof CallError) throw err;
-      throw new CallError("upstream_error", "upstream LLM call failed");
-    } finally {
-      clearTimeout(timer);
-    }
-  });
+    });
+  } catch (err) {
+    throw failure(err);
+  } finally {
+    clearTimeout(cap);
+    clearTimeout(watchdog);
+  }
 }
 
-async function runAgent(deps: FanOutDeps, input: FanOutInput, agent: Prompt, emit: Emit): Promise<AgentResult> {
-  const t0 = performance.now();
-  emit("agent_start", { agent: agent.name });
-  const messages: ChatMessage[] = [
-    { role: "system", content: agent.system },
-    ...(input.history ?? []),
-    { role: "user", content: input.message },
-  ];
-  const onDelta = input.streamAgents
-    ? (delta: string) => emit("agent_delta", { agent: agent.name, delta })
-    : () => {};
-  try {
-    const timeoutMs = agent.settings.timeout_ms ?? deps.settings.agentTimeoutMs;
-    const { text, usage } = await guardedCall(deps, agent.name, agent, messages, timeoutMs, input.signal, onDelta);
-    const result: AgentResult = { agent: agent.name, status: "ok", output: text, latency_ms: since(t0) };
-    if (usage) result.usage = usage;
-    emit("agent_done", result);
-    return result;
-  } catch (err) {
-    const e = err as CallError;
-    const status = e.code === "timeout" ? "timeout" : e.code === "cancelled" ? "cancelled" : "error";
-    const latency_ms = since(t0);
-    emit("agent_error", { agent: agent.name, status, error: { code: e.code, message: e.message }, latency_ms });
-    return { agent: agent.name, status, code: e.code, message: e.message, latency_ms };
-  }
+function agentStatus(code: CallErrorCode): "timeout" | "cancelled" | "error" {
+  return code === "timeout" ? "timeout" : code === "cancelled" ? "cancelled" : "error";
 }
 
 /** Runs the whole fan-out, emitting events; the last one emitted is `done` or `error`. */
 export async function runFanOut(deps: FanOutDeps, input: FanOutInput, emit: Emit): Promise<RunOutcome> {
   const t0 = performance.now();
+  const { settings } = deps;
   let summarizerOutcome: RunOutcome["summarizer"];
   const fail = (code: RunErrorCode, message: string, agents: AgentResult[], extra: object = {}): RunOutcome => {
     emit("error", { code, message, ...extra });
     return { status: "error", code, agents, summarizer: summarizerOutcome, latency_ms: since(t0) };
   };
   const abortCode = () => (input.signal.reason instanceof RunAbort ? input.signal.reason.code : "cancelled");
+  const history = input.history ?? [];
+
+  // The fan-out deadline: once passed, as soon as minAgentsOk have answered, cut the rest.
+  const stragglers = new AbortController();
+  let okCount = 0;
+  let deadlinePassed = false;
+  const maybeCut = () => {
+    if (deadlinePassed && okCount >= settings.minAgentsOk && !stragglers.signal.aborted) {
+      stragglers.abort(new CallError("timeout", `still running at the fan-out deadline (${settings.fanOutDeadlineMs} ms)`));
+    }
+  };
+  const deadline =
+    settings.fanOutDeadlineMs > 0
+      ? setTimeout(() => {
+          deadlinePassed = true;
+          maybeCut();
+        }, settings.fanOutDeadlineMs)
+      : undefined;
+
+  const runAgent = async (agent: Prompt): Promise<AgentResult> => {
+    const a0 = performance.now();
+    emit("agent_start", { agent: agent.name });
+    try {
+      const { text, usage } = await guardedCall(deps, {
+        caller: agent.name,
+        target: deps.agentTargets.get(agent.name)!,
+        prompt: agent,
+        messages: [{ role: "system", content: agent.system }, ...history, { role: "user", content: input.message }],
+        timeoutMs: agent.settings.timeout_ms ?? settings.agentTimeoutMs,
+        runSignal: input.signal,
+        cut: stragglers.signal,
+        onDelta: input.streamAgents ? (delta) => emit("agent_delta", { agent: agent.name, delta }) : () => {},
+      });
+      const result: AgentResult = { agent: agent.name, status: "ok", output: text, latency_ms: since(a0) };
+      if (usage) result.usage = usage;
+      emit("agent_done", result);
+      okCount++;
+      maybeCut();
+      return result;
+    } catch (err) {
+      const e = err as CallError;
+      const status = agentStatus(e.code);
+      const latency_ms = since(a0);
+      emit("agent_error", { agent: agent.name, status, error: { code: e.code, message: e.message }, latency_ms });
+      return { agent: agent.name, status, code: e.code, message: e.message, latency_ms };
+    }
+  };
 
   emit("start", { message_id: input.messageId, agents: input.agents.map((a) => a.name) });
-  const results = await Promise.all(input.agents.map((a) => runAgent(deps, input, a, emit)));
+  const results = await Promise.all(input.agents.map(runAgent));
+  clearTimeout(deadline);
   if (input.signal.aborted) return fail(abortCode(), (input.signal.reason as Error).message, results);
 
   const ok = results.filter((r) => r.status === "ok");
   if (ok.length === 0) return fail("all_agents_failed", "every agent failed; no summary was made", results);
-  if (ok.length < deps.settings.minAgentsOk) {
-    return fail(
-      "not_enough_agents",
-      `${ok.length} agent(s) answered, ${deps.settings.minAgentsOk} needed for a summary`,
-      results,
-    );
+  if (ok.length < settings.minAgentsOk) {
+    return fail("not_enough_agents", `${ok.length} agent(s) answered, ${settings.minAgentsOk} needed for a summary`, results);
   }
 
   const summarizer = deps.prompts.summarizer;
   const messages: ChatMessage[] = [
     { role: "system", content: summarizer.system },
-    ...(input.history ?? []),
+    ...history,
     { role: "user", content: summarizerUserMessage(input.message, results) },
   ];
-  let summary: { text: string; usage?: Usage };
-  const s0 = performance.now();
-  let firstToken: number | undefined;
-  try {
-    summary = await guardedCall(
-      deps,
-      "summarizer",
-      summarizer,
-      messages,
-      summarizer.settings.timeout_ms ?? deps.settings.summarizerTimeoutMs,
-      input.signal,
-      (delta) => {
-        firstToken ??= since(s0);
-        emit("summary_delta", { delta });
-      },
-    );
-  } catch (err) {
-    const e = err as CallError;
-    summarizerOutcome = { ok: false, code: e.code, latency_ms: since(s0), first_token_ms: firstToken };
-    if (input.signal.aborted) return fail(abortCode(), (input.signal.reason as Error).message, results);
+  let summary: { text: string; usage?: Usage } | undefined;
+  let lastError: CallError | undefined;
+  // Fallbacks are tried only while nothing was streamed: the client never sees two summaries.
+  for (const target of deps.summarizerTargets) {
+    const s0 = performance.now();
+    let firstToken: number | undefined;
+    try {
+      summary = await guardedCall(deps, {
+        caller: "summarizer",
+        target,
+        prompt: summarizer,
+        messages,
+        timeoutMs: summarizer.settings.timeout_ms ?? settings.summarizerTimeoutMs,
+        runSignal: input.signal,
+        onDelta: (delta) => {
+          firstToken ??= since(s0);
+          emit("summary_delta", { delta });
+        },
+      });
+      summarizerOutcome = { ok: true, model: target.model, latency_ms: since(s0), first_token_ms: firstToken, usage: summary.usage };
+      break;
+    } catch (err) {
+      lastError = err as CallError;
+      summarizerOutcome = { ok: false, code: lastError.code, model: target.model, latency_ms: since(s0), first_token_ms: firstToken };
+      if (input.signal.aborted) return fail(abortCode(), (input.signal.reason as Error).message, results);
+      if (firstToken !== undefined) break;
+    }
+  }
+  if (!summary) {
     // The agents' outputs were paid for: hand them over even though no summary came.
     const outputs = Object.fromEntries(ok.map((r) => [r.agent, r.status === "ok" ? r.output : ""]));
-    return fail("summarizer_failed", `the summarizer failed: ${e.message}`, results, { outputs });
+    return fail("summarizer_failed", `the summarizer failed: ${lastError!.message}`, results, { outputs });
   }
 
   const status = ok.length === results.length ? "ok" : "partial";
@@ -210,6 +275,5 @@ export async function runFanOut(deps: FanOutDeps, input: FanOutInput, emit: Emit
     ...(usage ? { usage } : {}),
     latency_ms,
   });
-  summarizerOutcome = { ok: true, latency_ms: since(s0), first_token_ms: firstToken, usage: summary.usage };
   return { status, agents: results, summarizer: summarizerOutcome, latency_ms };
 }

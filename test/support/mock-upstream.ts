@@ -31,6 +31,8 @@ export type Planner = (body: ChatBody, n: number) => Plan;
 
 export interface UpstreamCall {
   body: ChatBody;
+  /** The Authorization header the call came with. */
+  auth?: string;
   /** performance.now() when the request arrived / its connection closed. */
   at: number;
   closedAt?: number;
@@ -81,7 +83,7 @@ export async function startMockUpstream(planner: Planner = () => ({})): Promise<
       return;
     }
     const body = JSON.parse(raw) as ChatBody;
-    const call: UpstreamCall = { body, at: performance.now() };
+    const call: UpstreamCall = { body, auth: req.headers.authorization, at: performance.now() };
     calls.push(call);
     res.on("close", () => {
       call.closedAt = performance.now();

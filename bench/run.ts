@@ -1,0 +1,531 @@
+// The benchmark's orchestrator (`make bench`): starts the mock upstream, Chorus (dist/index.js) and
+// the naive reference, pins the servers under test to core 0 and the load generators (upstream,
+// driver) to core 1, runs the scenarios against the servers side by side, repeated, and writes
+// bench/results/latest.{json,md}. Every child runs on this process's node binary, so
+// `NODE_BIN=/path/to/node24 make bench` benchmarks Node 24.
+//
+//   node bench/dist/run.js [--quick] [--reps 3] [--only a,b,c,d,profile]
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import type { DriverMessage, HoldOptions, LoadOptions, LoadResult, RunResult } from "./driver.js";
+import { summarizeProfile, type ProfileSummary } from "./profile.js";
+import type { Knobs, UpstreamStats } from "./upstream.js";
+
+const here = dirname(fileURLToPath(import.meta.url)); // bench/dist
+const root = resolve(here, "../..");
+const NODE = process.execPath;
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    reps: { type: "string" },
+    only: { type: "string", default: "a,b,c,d,profile" },
+  },
+});
+const quick = args.quick!;
+const REPS = Number(args.reps ?? (quick ? 1 : 3));
+const only = new Set(args.only!.split(","));
+/** Run counts: the full bench, or a tenth of it for a quick look while developing. */
+const n = (full: number) => (quick ? Math.max(10, Math.round(full / 10)) : full);
+
+// ---------- the machine ----------
+
+const PIN = availableParallelism() >= 2 && spawnSync("taskset", ["-c", "0", "true"]).status === 0;
+const SERVER_CORE = 0;
+const LOADGEN_CORE = 1;
+const CLK_TCK = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
+const machine = {
+  nproc: availableParallelism(),
+  cpu: /model name\s*:\s*(.*)/.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? "?",
+  node: process.version,
+  nodeBin: NODE,
+  loadavg: loadavg().map((x) => Number(x.toFixed(2))),
+  pinned: PIN ? `servers on core ${SERVER_CORE}, upstream and driver on core ${LOADGEN_CORE} (taskset)` : "no pinning",
+  date: new Date().toISOString(),
+};
+
+/** utime + stime of a process, in ms. */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // f[0] is field 3 (state)
+  return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+}
+
+function rssKb(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]);
+}
+
+// ---------- processes ----------
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer().once("error", rej);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => res(port));
+    });
+  });
+}
+
+function pinned(core: number, argv: string[]): [string, string[]] {
+  return PIN ? ["taskset", ["-c", String(core), ...argv]] : [argv[0]!, argv.slice(1)];
+}
+
+/** A child process: a server (Chorus, naive, upstream) with the tail of its output kept for errors. */
+class Proc {
+  out = "";
+  readonly exited: Promise<void>;
+  constructor(
+    readonly name: string,
+    readonly child: ChildProcess,
+    readonly url: string,
+  ) {
+    const keep = (d: Buffer) => (this.out = (this.out + d.toString()).slice(-4000));
+    child.stdout?.on("data", keep);
+    child.stderr?.on("data", keep);
+    this.exited = new Promise((r) => child.once("exit", () => r()));
+  }
+  get pid(): number {
+    return this.child.pid!;
+  }
+  async ready(path: string): Promise<this> {
+    for (const t0 = Date.now(); Date.now() - t0 < 20_000; await sleep(50)) {
+      if (this.child.exitCode !== null) break;
+      if (await fetch(this.url + path).then(() => true, () => false)) return this;
+    }
+    throw new Error(`${this.name} did not start:\n${this.out}`);
+  }
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill("SIGTERM");
+    const killer = setTimeout(() => this.child.kill("SIGKILL"), 5000);
+    await this.exited;
+    clearTimeout(killer);
+  }
+}
+
+const procs = new Set<Proc>();
+/** Chorus's working directory: empty, so no .env is read and only the settings given count. */
+const work = mkdtempSync(join(tmpdir(), "chorus-bench-"));
+async function launch(name: string, core: number, argv: string[], env: Record<string, string>, port: number, cwd = root) {
+  const [cmd, rest] = pinned(core, argv);
+  // A clean environment: nothing set in this shell (or Chorus's .env, see cwd) changes the servers.
+  const child = spawn(cmd, rest, { cwd, env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const p = new Proc(name, child, `http://127.0.0.1:${port}`);
+  procs.add(p);
+  return p;
+}
+const stopAll = () => Promise.all([...procs].map((p) => p.stop()));
+process.on("SIGINT", () => void stopAll().then(() => process.exit(130)));
+
+// ---------- the upstream ----------
+
+const REALISTIC: Partial<Knobs> = { ttftMs: 300, tokens: 50, tokenDelayMs: 5, tailEvery: 0, tailMult: 1, failRate: 0 };
+const ZERO: Partial<Knobs> = { ttftMs: 0, tokens: 20, tokenDelayMs: 0, tailEvery: 0, tailMult: 1, failRate: 0 };
+const TAIL: Partial<Knobs> = { ...REALISTIC, tailEvery: 20, tailMult: 10 };
+const SLOW: Partial<Knobs> = { ttftMs: 100, tokens: 1_000_000, tokenDelayMs: 1000, tailEvery: 0, failRate: 0 };
+/** Normal agent time (TTFT + tokens × delay) × 2. */
+const DEADLINE_MS = 2 * (REALISTIC.ttftMs! + REALISTIC.tokens! * REALISTIC.tokenDelayMs!);
+
+let upstream: Proc;
+const post = (path: string, body: unknown = {}) =>
+  fetch(upstream.url + path, { method: "POST", body: JSON.stringify(body) }).then((r) => r.json());
+const upstreamStats = (runs = false): Promise<UpstreamStats> =>
+  fetch(`${upstream.url}/stats${runs ? "?runs=1" : ""}`).then((r) => r.json() as Promise<UpstreamStats>);
+async function configure(knobs: Partial<Knobs>) {
+  await post("/config", knobs);
+  await post("/reset");
+}
+
+// ---------- the servers under test ----------
+
+async function startChorus(name: string, extra: Record<string, string> = {}, nodeFlags: string[] = []) {
+  const port = await freePort();
+  const env = {
+    HTTP_ADDR: `127.0.0.1:${port}`,
+    PRODUCTION: "true",
+    LOG_LEVEL: "warn",
+    USE_LLM_MOCK: "false",
+    LLM_BASE_URL: `${upstream.url}/v1`,
+    LLM_KEY: "x",
+    LLM_MODEL: "bench",
+    PROMPTS_DIR: join(root, "prompts"),
+    RATE_LIMIT_POINTS: "1000000000",
+    MAX_CONCURRENT_LLM_CALLS: "100000",
+    MAX_QUEUED_RUNS: "100000",
+    SHUTDOWN_GRACE_MS: "1000",
+    ...extra,
+  };
+  const p = await launch(name, SERVER_CORE, [NODE, ...nodeFlags, join(root, "dist/index.js")], env, port, work);
+  return p.ready("/health");
+}
+
+async function startNaive() {
+  const port = await freePort();
+  const env = { PORT: String(port), LLM_BASE_URL: `${upstream.url}/v1`, LLM_KEY: "x", LLM_MODEL: "bench", PROMPTS_DIR: join(root, "prompts") };
+  return (await launch("naive", SERVER_CORE, [NODE, join(here, "naive.js")], env, port)).ready("/");
+}
+
+// ---------- the driver ----------
+
+function startDriver(opts: LoadOptions | HoldOptions) {
+  const [cmd, rest] = pinned(LOADGEN_CORE, [NODE, join(here, "driver.js"), JSON.stringify(opts)]);
+  const child = spawn(cmd, rest, { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  const next = () =>
+    new Promise<DriverMessage>((resolve, reject) => {
+      child.once("message", (m) => resolve(m as DriverMessage));
+      void exited.then(() => reject(new Error("the driver exited early")));
+    });
+  return { child, next, exited };
+}
+
+async function drive(opts: Omit<LoadOptions, "mode">): Promise<LoadResult> {
+  const d = startDriver({ mode: "load", ...opts });
+  const m = await d.next();
+  await d.exited;
+  if (m.type !== "result") throw new Error(`driver: unexpected ${m.type}`);
+  return m.result;
+}
+
+// ---------- statistics ----------
+
+function pct(xs: number[], p: number): number {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const i = ((s.length - 1) * p) / 100;
+  const lo = Math.floor(i);
+  return s[lo]! + (s[Math.min(lo + 1, s.length - 1)]! - s[lo]!) * (i - lo);
+}
+
+/** One load run against one server, with the upstream's view of each bench run. */
+interface LoadRep {
+  runs: number;
+  ok: number;
+  partial: number;
+  failed: number;
+  runsPerS: number;
+  serverCpuMsPerRun: number;
+  /** Share of the load-generator core used by the upstream and the driver (near 1: they limit). */
+  loadgenBusy: number;
+  e2e: number[];
+  ideal: number[];
+  overhead: number[];
+  headers: number[];
+}
+
+async function loadRep(server: Proc, concurrency: number, count: number, tagPrefix: string): Promise<LoadRep> {
+  await post("/reset");
+  const s0 = cpuMs(server.pid);
+  const u0 = cpuMs(upstream.pid);
+  const r = await drive({ url: server.url, concurrency, count, tagPrefix });
+  const s1 = cpuMs(server.pid);
+  const u1 = cpuMs(upstream.pid);
+  const stats = await upstreamStats(true);
+  const done = r.runs.filter((x: RunResult) => x.status === "ok" || x.status === "partial");
+  const e2e: number[] = [];
+  const ideal: number[] = [];
+  const overhead: number[] = [];
+  for (const x of done) {
+    const u = stats.runs?.[x.tag];
+    e2e.push(x.doneMs!);
+    if (!u || u.summarizer === undefined || !u.agents.length) continue;
+    const i = Math.max(...u.agents) + u.summarizer;
+    ideal.push(i);
+    overhead.push(x.doneMs! - i);
+  }
+  return {
+    runs: r.runs.length,
+    ok: done.length,
+    partial: done.filter((x) => x.status === "partial").length,
+    failed: r.runs.length - done.length,
+    runsPerS: done.length / (r.wallMs / 1000),
+    serverCpuMsPerRun: (s1 - s0) / r.runs.length,
+    loadgenBusy: (u1 - u0 + r.cpuMs) / r.wallMs,
+    e2e,
+    ideal,
+    overhead,
+    headers: done.map((x) => x.headersMs!),
+  };
+}
+
+// ---------- results ----------
+
+type Values = Record<string, number[]>; // server label → one value per repetition
+interface Row {
+  scenario: string;
+  metric: string;
+  unit: string;
+  left: string;
+  right: string;
+  values: Values;
+}
+const rows: Row[] = [];
+const raw: Record<string, unknown> = {};
+const notes: string[] = [];
+
+const fmt = (x: number) =>
+  !Number.isFinite(x) ? "–" : Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2);
+const cell = (xs: number[]) => {
+  if (!xs.length) return "–";
+  const s = [...xs].sort((a, b) => a - b);
+  return xs.length === 1 ? fmt(s[0]!) : `${fmt(pct(s, 50))} (${fmt(s[0]!)}–${fmt(s.at(-1)!)})`;
+};
+const ratio = (a: number[], b: number[]) => {
+  const r = pct(a, 50) / pct(b, 50);
+  return Number.isFinite(r) ? `${r.toFixed(2)}×` : "–";
+};
+const HEADER = "| scenario | metric | Chorus: median (min–max) | naive: median (min–max) | Chorus/naive |\n|---|---|---|---|---|";
+function rowLine(r: Row) {
+  const l = r.values[r.left] ?? [];
+  const rt = r.values[r.right] ?? [];
+  const label = r.left === "chorus" ? "" : ` [${r.left}]`;
+  return `| ${r.scenario} | ${r.metric} (${r.unit})${label} | ${cell(l)} | ${cell(rt)} | ${ratio(l, rt)} |`;
+}
+
+/** Adds a row from per-repetition values and prints it at once. */
+function row(scenario: string, metric: string, unit: string, values: Values, left = "chorus", right = "naive") {
+  const r = { scenario, metric, unit, left, right, values };
+  rows.push(r);
+  console.log(rowLine(r));
+}
+
+/** Runs a load scenario: every repetition visits each server in turn (so noise hits them alike). */
+async function loadScenario(key: string, servers: Record<string, Proc>, concurrency: number, count: number) {
+  const reps: Record<string, LoadRep[]> = Object.fromEntries(Object.keys(servers).map((s) => [s, []]));
+  for (let rep = 0; rep < REPS; rep++) {
+    // The same tags for every server within a repetition: the upstream's dice pick the same slow calls.
+    for (const [label, p] of Object.entries(servers)) reps[label]!.push(await loadRep(p, concurrency, count, `${key}.${rep}`));
+  }
+  raw[key] = Object.fromEntries(
+    Object.entries(reps).map(([s, rs]) => [
+      s,
+      rs.map(({ e2e, ideal, overhead, headers, ...rest }) => ({
+        ...rest,
+        e2e: { p50: pct(e2e, 50), p99: pct(e2e, 99) },
+        ideal: { p50: pct(ideal, 50), p99: pct(ideal, 99) },
+        overhead: { p50: pct(overhead, 50), p99: pct(overhead, 99) },
+        headers: { p50: pct(headers, 50), p99: pct(headers, 99) },
+      })),
+    ]),
+  );
+  const each = (f: (r: LoadRep) => number): Values => Object.fromEntries(Object.entries(reps).map(([s, rs]) => [s, rs.map(f)]));
+  const busiest = Math.max(...Object.values(reps).flat().map((r) => r.loadgenBusy));
+  if (busiest > 0.85) notes.push(`${key}: the load-generator core was ${Math.round(busiest * 100)}% busy: the numbers may be capped by the upstream/driver.`);
+  const failed = Object.entries(reps).flatMap(([s, rs]) => (rs.some((r) => r.failed) ? [`${s}: ${rs.map((r) => r.failed).join("/")}`] : []));
+  if (failed.length) notes.push(`${key}: runs that did not end with done: ${failed.join("; ")}.`);
+  return each;
+}
+
+// ---------- scenarios ----------
+
+async function warm(servers: Proc[]) {
+  await configure(ZERO);
+  for (const s of servers) await drive({ url: s.url, concurrency: 20, count: n(300), tagPrefix: "warm" });
+}
+
+async function scenarioA(chorus: Proc, naive: Proc) {
+  await configure(ZERO);
+  const S = "a. zero-latency upstream (20 tokens), c=50";
+  const each = await loadScenario("a", { chorus, naive }, 50, n(2000));
+  row(S, "throughput", "runs/s", each((r) => r.runsPerS));
+  row(S, "server CPU per run", "ms", each((r) => r.serverCpuMsPerRun));
+  row(S, "e2e p50", "ms", each((r) => pct(r.e2e, 50)));
+  row(S, "e2e p99", "ms", each((r) => pct(r.e2e, 99)));
+}
+
+async function scenarioB(chorus: Proc, naive: Proc) {
+  await configure(REALISTIC);
+  let S = "b. realistic upstream (300 ms TTFT, 50 tokens × 5 ms), c=10";
+  let each = await loadScenario("b10", { chorus, naive }, 10, n(100));
+  row(S, "overhead p50 (e2e − ideal)", "ms", each((r) => pct(r.overhead, 50)));
+  row(S, "overhead p99 (e2e − ideal)", "ms", each((r) => pct(r.overhead, 99)));
+  row(S, "time to headers p50", "ms", each((r) => pct(r.headers, 50)));
+  row(S, "server CPU per run", "ms", each((r) => r.serverCpuMsPerRun));
+  S = "b. realistic upstream, c=200";
+  each = await loadScenario("b200", { chorus, naive }, 200, n(1200));
+  row(S, "throughput", "runs/s", each((r) => r.runsPerS));
+  row(S, "e2e p99", "ms", each((r) => pct(r.e2e, 99)));
+  row(S, "overhead p99 (e2e − ideal)", "ms", each((r) => pct(r.overhead, 99)));
+}
+
+async function scenarioC(chorus: Proc, naive: Proc) {
+  // A second Chorus with the fan-out deadline on, alive only for this scenario.
+  const deadline = await startChorus("chorus-deadline", { FANOUT_DEADLINE_MS: String(DEADLINE_MS), MIN_AGENTS_OK: "1" });
+  await warm([deadline]);
+  await configure(TAIL);
+  const S = "c. heavy tail (1 call in 20: 10× TTFT), c=20";
+  const each = await loadScenario("c", { chorus, "chorus deadline": deadline, naive }, 20, n(150));
+  await deadline.stop();
+  procs.delete(deadline);
+  for (const left of ["chorus", "chorus deadline"]) {
+    row(S, "e2e p50", "ms", each((r) => pct(r.e2e, 50)), left);
+    row(S, "e2e p99", "ms", each((r) => pct(r.e2e, 99)), left);
+    row(S, "partial runs", "count", each((r) => r.partial), left);
+  }
+  row(S, "ideal p99 (no deadline)", "ms", each((r) => pct(r.ideal, 99)));
+  const known = grepDist("FANOUT_DEADLINE_MS");
+  const partial = each((r) => r.partial)["chorus deadline"]!.reduce((a, b) => a + b, 0);
+  notes.push(
+    `c: FANOUT_DEADLINE_MS=${DEADLINE_MS} MIN_AGENTS_OK=1 for "chorus deadline"; dist/ ${known ? "mentions" : "does NOT mention"} FANOUT_DEADLINE_MS` +
+      `, and that server ended ${partial} run(s) partial${!known || partial === 0 ? ": the deadline looks ignored, so the two Chorus rows measure the same thing." : "."}`,
+  );
+}
+
+function grepDist(s: string): boolean {
+  const walk = (d: string): boolean =>
+    readdirSync(d, { withFileTypes: true }).some((e) =>
+      e.isDirectory() ? walk(join(d, e.name)) : e.name.endsWith(".js") && readFileSync(join(d, e.name), "utf8").includes(s),
+    );
+  return walk(join(root, "dist"));
+}
+
+/** Holds `count` streams open, then drops them all: RSS per stream, and how long the aborts take. */
+async function holdRep(server: Proc, count: number, measureRss: boolean) {
+  await configure(SLOW);
+  const rss0 = rssKb(server.pid);
+  const d = startDriver({ mode: "hold", url: server.url, count, parallel: 100, tagPrefix: `d${count}` });
+  const opened = await d.next();
+  if (opened.type !== "opened" || opened.failed) throw new Error(`hold: ${JSON.stringify(opened)}`);
+  // Every stream's agents should have their upstream call open before anything is measured.
+  let open = 0;
+  for (const t0 = Date.now(); Date.now() - t0 < 60_000; await sleep(50)) if ((open = (await upstreamStats()).open) >= 3 * count) break;
+  if (measureRss) await sleep(1000);
+  const rss1 = rssKb(server.pid);
+  d.child.send("close");
+  const closed = await d.next();
+  if (closed.type !== "closed") throw new Error("hold: no close");
+  await d.exited;
+  let s = await upstreamStats();
+  for (const t0 = Date.now(); Date.now() - t0 < 30_000 && s.open > 0; await sleep(25)) s = await upstreamStats();
+  const lat = s.abortTimes.map((t) => t - closed.at);
+  return { open, stillOpen: s.open, aborted: s.aborted, rssKbPerStream: (rss1 - rss0) / count, abortLastMs: Math.max(...lat), abortP50Ms: pct(lat, 50) };
+}
+
+async function scenarioD() {
+  const count = n(2000);
+  const S = `d. ${count} streams held open on a slow upstream`;
+  const v = { rss: {} as Values, last: {} as Values, p50: {} as Values, one: {} as Values };
+  const detail: Record<string, unknown[]> = {};
+  for (let rep = 0; rep < (quick ? 1 : 2); rep++) {
+    // Fresh servers, so that the RSS baseline carries nothing from the earlier scenarios.
+    const servers = { chorus: await startChorus("chorus"), naive: await startNaive() };
+    await warm(Object.values(servers));
+    await sleep(500);
+    for (const [label, p] of Object.entries(servers)) {
+      const all = await holdRep(p, count, true);
+      const ones = [];
+      for (let i = 0; i < 5; i++) ones.push(await holdRep(p, 1, false));
+      (detail[label] ??= []).push({ all, ones });
+      (v.rss[label] ??= []).push(all.rssKbPerStream);
+      (v.last[label] ??= []).push(all.abortLastMs);
+      (v.p50[label] ??= []).push(all.abortP50Ms);
+      (v.one[label] ??= []).push(...ones.map((o) => o.abortLastMs));
+      if (all.open < 3 * count || all.stillOpen) notes.push(`d (${label}): ${all.open} of ${3 * count} upstream calls were open; ${all.stillOpen} still open 30 s after the clients left.`);
+      await p.stop();
+      procs.delete(p);
+    }
+  }
+  raw.d = detail;
+  row(S, "RSS per open stream", "KB", v.rss);
+  row(S, "all clients leave: until the upstream saw every call aborted", "ms", v.last);
+  row(S, "all clients leave: median call aborted after", "ms", v.p50);
+  row(S, "one client leaves: its 3 calls aborted after", "ms", v.one);
+}
+
+async function profile(): Promise<ProfileSummary | undefined> {
+  const dir = mkdtempSync(join(tmpdir(), "chorus-prof-"));
+  const chorus = await startChorus("chorus-profiled", {}, ["--cpu-prof", `--cpu-prof-dir=${dir}`]);
+  await warm([chorus]);
+  await configure(ZERO);
+  await drive({ url: chorus.url, concurrency: 50, count: n(2000), tagPrefix: "prof" });
+  await chorus.stop();
+  procs.delete(chorus);
+  const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));
+  if (!file) {
+    notes.push("profile: Chorus wrote no .cpuprofile (did it exit cleanly on SIGTERM?)");
+    return undefined;
+  }
+  notes.push(`profile: ${join(dir, file)}`);
+  return summarizeProfile(join(dir, file), root);
+}
+
+// ---------- main ----------
+
+function markdown(prof: ProfileSummary | undefined): string {
+  const m = machine;
+  const lines = [
+    `# Chorus benchmark (${m.date})`,
+    "",
+    `Machine: nproc ${m.nproc}, ${m.cpu}, Node ${m.node}; load average at start ${m.loadavg.join(" ")}; ${m.pinned}.`,
+    `${REPS} repetition(s) per scenario${quick ? " (quick mode: a tenth of the runs)" : ""}; cells are median (min–max) over repetitions; the ratio compares medians.`,
+    "",
+    HEADER,
+    ...rows.map(rowLine),
+    "",
+    ...(notes.length ? ["Notes:", "", ...notes.map((x) => `- ${x}`), ""] : []),
+  ];
+  if (prof) {
+    lines.push(
+      "## Profile: Chorus under scenario a (`node --cpu-prof`)",
+      "",
+      `Busy ${fmt(prof.busyMs)} ms, idle ${fmt(prof.idleMs)} ms. Self time by area:`,
+      "",
+      "| area | self ms | % of busy |",
+      "|---|---|---|",
+      ...prof.areas.map((a) => `| ${a.name} | ${fmt(a.ms)} | ${a.pct.toFixed(1)} |`),
+      "",
+      "Top functions by self time:",
+      "",
+      "| function | area | self ms | % of busy |",
+      "|---|---|---|---|",
+      ...prof.functions.map((f) => `| \`${f.name}\` | ${f.area} | ${fmt(f.ms)} | ${f.pct.toFixed(1)} |`),
+      "",
+    );
+  }
+  return lines.join("\n");
+}
+
+async function main() {
+  const t0 = Date.now();
+  console.log(`Chorus bench on Node ${machine.node} (${NODE}); ${machine.pinned}`);
+  const upPort = await freePort();
+  upstream = await (await launch("upstream", LOADGEN_CORE, [NODE, join(here, "upstream.js"), "--port", String(upPort)], {}, upPort)).ready("/stats");
+  let prof: ProfileSummary | undefined;
+  try {
+    console.log(HEADER);
+    if (only.has("a") || only.has("b") || only.has("c")) {
+      const chorus = await startChorus("chorus");
+      const naive = await startNaive();
+      await warm([chorus, naive]);
+      if (only.has("a")) await scenarioA(chorus, naive);
+      if (only.has("b")) await scenarioB(chorus, naive);
+      if (only.has("c")) await scenarioC(chorus, naive);
+      await Promise.all([chorus.stop(), naive.stop()]);
+      procs.delete(chorus);
+      procs.delete(naive);
+    }
+    if (only.has("d")) await scenarioD();
+    if (only.has("profile")) prof = await profile();
+  } finally {
+    await stopAll();
+    rmSync(work, { recursive: true, force: true });
+  }
+  const outDir = join(root, "bench/results");
+  mkdirSync(outDir, { recursive: true });
+  const json = { machine, reps: REPS, quick, elapsedS: (Date.now() - t0) / 1000, rows, notes, raw, profile: prof };
+  const md = markdown(prof);
+  for (const name of ["latest", `node-${process.versions.node.split(".")[0]}`]) {
+    writeFileSync(join(outDir, `${name}.json`), JSON.stringify(json, null, 2));
+    writeFileSync(join(outDir, `${name}.md`), md);
+  }
+  console.log(`\n${notes.map((x) => `- ${x}`).join("\n")}\n\ndone in ${json.elapsedS.toFixed(0)} s: bench/results/latest.md, latest.json`);
+}
+
+await main();

@@ -1,0 +1,236 @@
+// The benchmark's mock OpenAI-compatible upstream, its own process on plain node:http. It streams
+// `chat.completion.chunk` SSE on an absolute schedule (token i at ttft + i×delay, the end at
+// ttft + tokens×delay, so timer drift never adds up), and records per bench run (the
+// `[bench:<tag>]` in the user message) what each call was planned to take, so the orchestrator can
+// compute a run's ideal time. Control: GET /stats, POST /reset, POST /config (JSON knobs).
+//
+//   node bench/dist/upstream.js --port 0 --ttft 300 --tokens 50 --delay 5 --tail-every 20 --tail-mult 10 --fail-rate 0
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { parseArgs } from "node:util";
+
+export interface Knobs {
+  /** Time to first token (and to the response headers), ms. */
+  ttftMs: number;
+  /** Content tokens per completion. */
+  tokens: number;
+  /** Delay between tokens, ms (0: all at once). */
+  tokenDelayMs: number;
+  /** Heavy tail: 1 call in `tailEvery` (0: off) gets `tailMult`× the TTFT. */
+  tailEvery: number;
+  tailMult: number;
+  /** Share of calls answered `500` after their TTFT. */
+  failRate: number;
+  /** Salt of the per-call dice; the dice hash the run tag and caller, so both servers draw alike. */
+  seed: number;
+}
+
+/** What one bench run cost upstream: each agent call's planned duration, the summarizer's. */
+export interface RunStats {
+  agents: number[];
+  agentMults: number[];
+  summarizer?: number;
+  summarizerMult?: number;
+  failed: number;
+}
+
+export interface UpstreamStats {
+  knobs: Knobs;
+  calls: number;
+  completed: number;
+  failed: number;
+  aborted: number;
+  /** Responses in progress now, and the most seen since the last reset. */
+  open: number;
+  maxOpen: number;
+  /** TCP connections open now. */
+  sockets: number;
+  /** Wall-clock ms (performance.timeOrigin + now) of each abort since the last reset. */
+  abortTimes: number[];
+  runs?: Record<string, RunStats>;
+}
+
+const now = () => performance.timeOrigin + performance.now();
+const TAG = /\[bench:([A-Za-z0-9_.:-]+)\]/;
+const WORDS = ["The ", "answer ", "is ", "that ", "gravity ", "pulls ", "things ", "together, ", "gently ", "always. "];
+
+/** FNV-1a: a call's dice from its run tag and caller, the same whichever server makes the call. */
+function dice(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return (h >>> 0) / 2 ** 32;
+}
+
+interface ChatBody {
+  model?: string;
+  messages?: { role: string; content: string }[];
+  stream_options?: { include_usage?: boolean };
+}
+
+export function startUpstream(knobs: Knobs, port = 0, host = "127.0.0.1") {
+  let sockets = 0;
+  let open = 0;
+  let stats = fresh();
+  let runs = new Map<string, RunStats>();
+  let untagged = 0;
+  function fresh() {
+    return { calls: 0, completed: 0, failed: 0, aborted: 0, maxOpen: open, abortTimes: [] as number[] };
+  }
+
+  const chat = (body: ChatBody, res: ServerResponse) => {
+    const t0 = performance.now();
+    const msgs = body.messages ?? [];
+    const user = msgs.at(-1)?.content ?? "";
+    const system = msgs.find((m) => m.role === "system")?.content ?? "";
+    const isSummarizer = user.includes("## Agent answers");
+    const caller = /You are the (\w+)/.exec(system)?.[1] ?? "?";
+    const tag = TAG.exec(user)?.[1] ?? `untagged-${untagged++}`;
+    const tail = knobs.tailEvery > 0 && dice(`${knobs.seed}:tail:${tag}:${caller}`) < 1 / knobs.tailEvery;
+    const mult = tail ? knobs.tailMult : 1;
+    const fail = knobs.failRate > 0 && dice(`${knobs.seed}:fail:${tag}:${caller}`) < knobs.failRate;
+    const ttft = knobs.ttftMs * mult;
+    const { tokens, tokenDelayMs: delay } = knobs;
+
+    let run = runs.get(tag);
+    if (!run) runs.set(tag, (run = { agents: [], agentMults: [], failed: 0 }));
+    const planned = ttft + (fail ? 0 : tokens * delay);
+    if (isSummarizer) {
+      run.summarizer = planned;
+      run.summarizerMult = mult;
+    } else {
+      run.agents.push(planned);
+      run.agentMults.push(mult);
+    }
+    if (fail) run.failed++;
+
+    stats.calls++;
+    stats.maxOpen = Math.max(stats.maxOpen, ++open);
+    const counted = stats;
+    res.on("close", () => {
+      open--;
+      if (!res.writableFinished) {
+        counted.aborted++;
+        counted.abortTimes.push(now());
+      }
+    });
+
+    const id = `chatcmpl-${stats.calls}`;
+    const model = JSON.stringify(body.model ?? "bench");
+    const head = `data: {"id":"${id}","object":"chat.completion.chunk","created":1,"model":${model},"choices":[`;
+    const delta = (content: string) => `${head}{"index":0,"delta":{"content":"${content}"},"finish_reason":null}]}\n\n`;
+    const usage = body.stream_options?.include_usage;
+    let i = 0;
+    let started = false;
+    let timer: NodeJS.Timeout | undefined;
+    res.on("close", () => clearTimeout(timer));
+
+    // Sends everything due by now, then sleeps until the next item's absolute time (1 ms slack:
+    // a timer may fire a fraction of a millisecond before performance.now() says it is due).
+    const step = () => {
+      if (res.destroyed) return;
+      const elapsed = performance.now() - t0 + 1;
+      if (!started) {
+        started = true;
+        if (fail) {
+          counted.failed++;
+          res.writeHead(500, { "content-type": "application/json" });
+          res.end('{"error":{"message":"bench upstream failure","type":"server_error"}}');
+          return;
+        }
+        res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+        res.write(`${head}{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}\n\n`);
+      }
+      while (i < tokens && (delay === 0 || ttft + i * delay <= elapsed)) res.write(delta(WORDS[i++ % WORDS.length]!));
+      const next = i < tokens ? ttft + i * delay : ttft + tokens * delay;
+      if (next > elapsed) {
+        timer = setTimeout(step, next - elapsed + 1);
+        return;
+      }
+      res.write(`${head}{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n`);
+      if (usage) {
+        res.write(
+          `data: {"id":"${id}","object":"chat.completion.chunk","created":1,"model":${model},"choices":[],` +
+            `"usage":{"prompt_tokens":100,"completion_tokens":${tokens},"total_tokens":${100 + tokens}}}\n\n`,
+        );
+      }
+      res.end("data: [DONE]\n\n");
+      counted.completed++;
+    };
+    if (ttft > 0) timer = setTimeout(step, ttft);
+    else setImmediate(step);
+  };
+
+  const json = (res: ServerResponse, status: number, value: unknown) => {
+    res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(value));
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse, raw: string) => {
+    const url = req.url ?? "/";
+    if (req.method === "POST" && url.endsWith("/chat/completions")) return chat(JSON.parse(raw) as ChatBody, res);
+    if (req.method === "GET" && url.endsWith("/models")) {
+      return json(res, 200, { object: "list", data: [{ id: "bench", object: "model", created: 1, owned_by: "bench" }] });
+    }
+    if (req.method === "GET" && url.startsWith("/stats")) {
+      const out: UpstreamStats = { knobs, ...stats, open, sockets };
+      if (url.includes("runs=1")) out.runs = Object.fromEntries(runs);
+      return json(res, 200, out);
+    }
+    if (req.method === "POST" && url === "/reset") {
+      stats = fresh();
+      runs = new Map();
+      untagged = 0;
+      return json(res, 200, { ok: true });
+    }
+    if (req.method === "POST" && url === "/config") {
+      Object.assign(knobs, JSON.parse(raw || "{}") as Partial<Knobs>);
+      return json(res, 200, knobs);
+    }
+    json(res, 404, { error: { message: `no route ${req.method} ${url}` } });
+  };
+
+  const server = createServer((req, res) => {
+    const parts: Buffer[] = [];
+    req.on("data", (c: Buffer) => parts.push(c));
+    req.on("end", () => {
+      try {
+        handle(req, res, Buffer.concat(parts).toString("utf8"));
+      } catch {
+        if (!res.headersSent) json(res, 400, { error: { message: "bad request" } });
+      }
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  server.on("connection", (s) => {
+    sockets++;
+    s.on("close", () => sockets--);
+  });
+  return new Promise<{ port: number; close: () => void }>((resolve) => {
+    server.listen(port, host, () => resolve({ port: (server.address() as AddressInfo).port, close: () => server.close() }));
+  });
+}
+
+const { values: v } = parseArgs({
+  options: {
+    port: { type: "string", default: "0" },
+    ttft: { type: "string", default: "0" },
+    tokens: { type: "string", default: "20" },
+    delay: { type: "string", default: "0" },
+    "tail-every": { type: "string", default: "0" },
+    "tail-mult": { type: "string", default: "1" },
+    "fail-rate": { type: "string", default: "0" },
+    seed: { type: "string", default: "1" },
+  },
+});
+const { port } = await startUpstream(
+  {
+    ttftMs: Number(v.ttft),
+    tokens: Number(v.tokens),
+    tokenDelayMs: Number(v.delay),
+    tailEvery: Number(v["tail-every"]),
+    tailMult: Number(v["tail-mult"]),
+    failRate: Number(v["fail-rate"]),
+    seed: Number(v.seed),
+  },
+  Number(v.port),
+);
+process.stdout.write(`upstream listening on ${port}\n`);

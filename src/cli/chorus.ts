@@ -1,0 +1,180 @@
+#!/usr/bin/env node
+// `chorus "your question"`: the command-line client. Starts a run with POST /api/process (or
+// follows one with --resume), shows it as it streams, resumes once from the last event id if
+// the connection drops, and exits 0 on `done`, 1 on a run `error`, 2 when there is no run
+// (a refused request, an unreachable server, bad usage). Node built-ins only.
+import { randomUUID } from "node:crypto";
+import { parseArgs } from "node:util";
+import { HumanView, JsonView, type RunEvent, type RunView } from "./run-view.js";
+import { sseFrames } from "./sse-frames.js";
+
+const USAGE = `Usage: chorus [options] "your question"
+       chorus --resume --id MESSAGE_ID [--last-event-id N]
+
+Asks every Chorus agent, shows each one finish, then streams the summary.
+
+Options:
+  --url URL           Chorus base URL (default: $CHORUS_URL or http://127.0.0.1:8080)
+  --key KEY           API key, sent as a Bearer token (default: $CHORUS_API_KEY)
+  --id ID             message_id of the run (default: a new cli-<uuid>)
+  --agents a,b        ask only these agents
+  --json              print each event as one JSON line {"id","event","data"}
+  --resume            follow the existing run --id from its first event
+  --last-event-id N   with --resume: only the events after N
+  -h, --help          show this help
+
+Exit status: 0 the run finished (ok or partial); 1 the run ended with an error event;
+2 no run: the request was refused, the server could not be reached, or bad usage.
+`;
+
+const EXIT = { done: 0, runError: 1, noRun: 2 } as const;
+
+class UsageError extends Error {}
+
+interface Options {
+  url: string;
+  key?: string;
+  id: string;
+  question: string;
+  agents?: string[];
+  json: boolean;
+  resume: boolean;
+  lastEventId: number;
+}
+
+function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options | "help" {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        url: { type: "string" },
+        key: { type: "string" },
+        id: { type: "string" },
+        agents: { type: "string" },
+        json: { type: "boolean", default: false },
+        resume: { type: "boolean", default: false },
+        "last-event-id": { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) return "help";
+  const question = parsed.positionals.join(" ");
+  if (v.resume && !v.id) throw new UsageError("--resume needs --id MESSAGE_ID");
+  if (v.resume && question) throw new UsageError("--resume follows an existing run: give no question");
+  if (!v.resume && !question.trim()) throw new UsageError("give a question, e.g. chorus \"Explain gravity like I am 5\"");
+  if (v["last-event-id"] !== undefined && !v.resume) throw new UsageError("--last-event-id goes with --resume");
+  const lastEventId = v["last-event-id"] ?? "0";
+  if (!/^\d{1,15}$/.test(lastEventId)) throw new UsageError("--last-event-id must be a non-negative integer");
+  const agents = v.agents?.split(",").map((a) => a.trim()).filter(Boolean);
+  return {
+    url: (v.url ?? env.CHORUS_URL ?? "http://127.0.0.1:8080").replace(/\/+$/, ""),
+    key: v.key ?? (env.CHORUS_API_KEY || undefined),
+    id: v.id ?? `cli-${randomUUID()}`,
+    question,
+    ...(agents?.length ? { agents } : {}),
+    json: v.json,
+    resume: v.resume,
+    lastEventId: Number(lastEventId),
+  };
+}
+
+/** The contract's JSON error, as one or a few lines for stderr. */
+async function describeHttpError(res: Response): Promise<string> {
+  const body = (await res.json().catch(() => null)) as { error?: { code?: string; message?: string; details?: { field: string; message: string }[] } } | null;
+  const e = body?.error;
+  if (!e?.message) return `HTTP ${res.status} ${res.statusText}`.trim();
+  let text = `${res.status} ${e.code}: ${e.message}`;
+  // The message names the first field; list the rest when there are more.
+  if (Array.isArray(e.details) && e.details.length > 1) text += e.details.map((d) => `\n  ${d.field}: ${d.message}`).join("");
+  return text;
+}
+
+const isEventStream = (res: Response) => (res.headers.get("content-type") ?? "").startsWith("text/event-stream");
+
+async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let opts: Options | "help";
+  try {
+    opts = parseOptions(argv, env);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`chorus: ${e.message}\n\n${USAGE}`);
+    return EXIT.noRun;
+  }
+  if (opts === "help") {
+    process.stdout.write(USAGE);
+    return EXIT.done;
+  }
+  const o = opts;
+  const auth: Record<string, string> = o.key ? { authorization: `Bearer ${o.key}` } : {};
+  const follow = (afterId: number) =>
+    fetch(`${o.url}/api/process/${encodeURIComponent(o.id)}/events`, { headers: { ...auth, "last-event-id": String(afterId) } });
+  const start = () =>
+    o.resume
+      ? follow(o.lastEventId)
+      : fetch(`${o.url}/api/process`, {
+          method: "POST",
+          headers: { ...auth, "content-type": "application/json" },
+          body: JSON.stringify({ message: o.question, message_id: o.id, ...(o.agents ? { agents: o.agents } : {}) }),
+        });
+
+  const view: RunView = o.json ? new JsonView(process.stdout) : new HumanView(process.stdout, process.stderr);
+  /** No run result: tidy the view first, so the message lands below the agents' lines. */
+  const noRun = (message: string) => {
+    view.close();
+    process.stderr.write(`chorus: ${message}\n`);
+    return EXIT.noRun;
+  };
+  let lastId = o.lastEventId;
+  try {
+    // The first request, then at most one resume if the stream breaks before the run ends.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      let res: Response;
+      try {
+        res = await (attempt === 0 ? start() : follow(lastId));
+      } catch (e) {
+        const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+        return noRun(`cannot reach ${o.url}: ${cause?.code ?? cause?.message ?? (e as Error).message}`);
+      }
+      if (!res.ok || !res.body || !isEventStream(res)) return noRun(await describeHttpError(res));
+      try {
+        for await (const frame of sseFrames(res.body)) {
+          const id = Number(frame.id);
+          if (Number.isInteger(id) && id > 0) {
+            if (id <= lastId) continue;
+            lastId = id;
+          }
+          let data: unknown;
+          try {
+            data = JSON.parse(frame.data);
+          } catch {
+            continue;
+          }
+          const ev: RunEvent = { id, event: frame.event, data };
+          view.show(ev);
+          if (ev.event === "done") return EXIT.done;
+          if (ev.event === "error") return EXIT.runError;
+        }
+      } catch {
+        // The connection broke mid-stream: resume below.
+      }
+    }
+    return noRun(
+      `the connection to ${o.url} dropped twice; the run's outcome is unknown (try --resume --id ${o.id} --last-event-id ${lastId})`,
+    );
+  } finally {
+    view.close();
+  }
+}
+
+// `chorus … | head` closes the pipe early: that is the reader's choice, not an error.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code === "EPIPE") process.exit(0);
+  throw e;
+});
+process.exitCode = await main(process.argv.slice(2));

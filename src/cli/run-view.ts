@@ -1,0 +1,163 @@
+// How the command-line client shows a run: one JSON line per event for scripts, or for people a
+// line per agent (redrawn in place with a spinner on a terminal, printed once finished
+// otherwise), then the summary as it streams, then a status line.
+
+export interface RunEvent {
+  id: number;
+  event: string;
+  data: any;
+}
+
+export interface RunView {
+  show(ev: RunEvent): void;
+  /** The stream is over: stop timers and leave the terminal tidy. */
+  close(): void;
+}
+
+/** The parts of a stream the views use; process.stdout fits. */
+export interface Output {
+  write(text: string): unknown;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+export class JsonView implements RunView {
+  constructor(private readonly out: Output) {}
+  show(ev: RunEvent): void {
+    this.out.write(`${JSON.stringify({ id: ev.id, event: ev.event, data: ev.data })}\n`);
+  }
+  close(): void {}
+}
+
+export function formatMs(ms: unknown): string {
+  if (typeof ms !== "number" || !Number.isFinite(ms)) return "?";
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+const SPINNER = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+const FAILED_AS: Record<string, string> = { error: "failed", timeout: "timed out", cancelled: "cancelled" };
+
+interface Lane {
+  name: string;
+  finished: boolean;
+  /** The line's text after the name, e.g. "562 ms" or "upstream_error: ... (17 ms)". */
+  detail: string;
+  mark: string;
+}
+
+export class HumanView implements RunView {
+  private lanes: Lane[] = [];
+  private nameWidth = 0;
+  /** The agents' block is on screen and may still be redrawn (TTY only). */
+  private drawn = false;
+  private sealed = false;
+  private spinner: NodeJS.Timeout | undefined;
+  private frame = 0;
+  private summaryStarted = false;
+  private readonly tty: boolean;
+
+  constructor(
+    private readonly out: Output,
+    private readonly err: Output,
+  ) {
+    this.tty = out.isTTY === true;
+  }
+
+  show(ev: RunEvent): void {
+    const d = ev.data ?? {};
+    switch (ev.event) {
+      case "start":
+        this.lanes = (Array.isArray(d.agents) ? d.agents : []).map((name: string) => ({ name, finished: false, detail: "waiting", mark: " " }));
+        this.nameWidth = Math.max(0, ...this.lanes.map((l) => l.name.length));
+        if (this.tty && this.lanes.length) {
+          this.redraw();
+          this.spinner = setInterval(() => this.redraw(), 100);
+          this.spinner.unref();
+        }
+        break;
+      case "agent_start":
+        this.update(d.agent, false, " ", "working");
+        break;
+      case "agent_done":
+        this.update(d.agent, true, "✓", formatMs(d.latency_ms));
+        break;
+      case "agent_error": {
+        const how = FAILED_AS[d.status] ?? "failed";
+        const why = `${d.error?.code ?? "error"}: ${d.error?.message ?? "no reason given"}`;
+        this.update(d.agent, true, "✗", `${how} after ${formatMs(d.latency_ms)} (${why})`);
+        break;
+      }
+      case "summary_delta":
+        this.startSummary();
+        this.out.write(String(d.delta ?? ""));
+        break;
+      case "done": {
+        // With --last-event-id past the summary's tokens, none were printed: show it whole.
+        if (!this.summaryStarted && d.summary) {
+          this.startSummary();
+          this.out.write(String(d.summary));
+        }
+        this.seal();
+        const ok = d.agents?.ok ?? 0;
+        const total = ok + (d.agents?.failed ?? 0);
+        const who = ok === total ? `all ${total} agents answered` : `${ok} of ${total} agents answered`;
+        this.out.write(`${this.summaryStarted ? "\n\n" : ""}status: ${d.status} — ${who} · total ${formatMs(d.latency_ms)}\n`);
+        break;
+      }
+      case "error":
+        this.seal();
+        if (this.summaryStarted) this.out.write("\n");
+        this.err.write(`error: ${d.code}: ${d.message}\n`);
+        break;
+    }
+  }
+
+  close(): void {
+    this.seal();
+  }
+
+  private update(agent: string, finished: boolean, mark: string, detail: string): void {
+    const lane = this.lanes.find((l) => l.name === agent);
+    if (!lane || this.sealed) {
+      // An agent we have no line for (resumed past `start`): print it once it is final.
+      if (finished) this.out.write(`${this.line({ name: agent, finished, mark, detail })}\n`);
+      return;
+    }
+    Object.assign(lane, { finished, mark, detail });
+    if (this.tty) this.redraw();
+    else if (finished) this.out.write(`${this.line(lane)}\n`);
+  }
+
+  private line(l: Lane): string {
+    const mark = l.finished ? l.mark : this.tty ? SPINNER[this.frame % SPINNER.length]! : " ";
+    const text = `${mark} ${l.name.padEnd(this.nameWidth)}  ${l.detail}`;
+    // A line that wraps would break the cursor arithmetic of the redraw: cut it to the width.
+    const width = this.tty ? (this.out.columns ?? 80) - 1 : Infinity;
+    return text.length > width ? `${text.slice(0, width - 1)}…` : text;
+  }
+
+  /** Rewrites the agents' block in place: up to its first line, then each line cleared and drawn. */
+  private redraw(): void {
+    if (this.sealed) return;
+    this.frame++;
+    let text = this.drawn ? `\x1b[${this.lanes.length}A` : "";
+    for (const l of this.lanes) text += `\r\x1b[2K${this.line(l)}\n`;
+    this.out.write(text);
+    this.drawn = true;
+  }
+
+  /** No more redraws: the summary (or the end) is printed below the agents from here on. */
+  private seal(): void {
+    if (this.sealed) return;
+    clearInterval(this.spinner);
+    if (this.tty && this.drawn) this.redraw();
+    this.sealed = true;
+  }
+
+  private startSummary(): void {
+    if (this.summaryStarted) return;
+    this.seal();
+    this.summaryStarted = true;
+    if (this.lanes.length || this.drawn) this.out.write("\n");
+  }
+}

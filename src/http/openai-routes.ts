@@ -1,0 +1,186 @@
+// /v1: the OpenAI-compatible surface. A chat completion is one Chorus run under a fresh
+// `chatcmpl-…` message_id; the run's summary is the completion's content, streamed as
+// `chat.completion.chunk` events or answered whole. Errors take OpenAI's shape (openai-errors.ts).
+import { randomBytes } from "node:crypto";
+import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { ApiError } from "../errors.js";
+import type { Usage } from "../llm/llm-client.js";
+import type { RunEvent } from "../run/event-log.js";
+import type { Run, RunRegistry } from "../run/run-registry.js";
+import type { Runner } from "../run/runner.js";
+import type { AppEnv } from "./app-env.js";
+import { invalidRequest } from "./errors.js";
+import { openAiErrorBody, runErrorStatus } from "./openai-errors.js";
+import { CHORUS_MODEL, chatCompletionRequestSchema, toRunInput } from "./openai-schemas.js";
+import { readJson } from "./process-routes.js";
+import { writeSse, type SseSource } from "./sse-writer.js";
+import type { StreamQuota } from "./stream-quota.js";
+
+export interface OpenAiRoutesDeps {
+  registry: RunRegistry;
+  runner: Runner;
+  /** The same per-client bound as /api/process: a completion holds a socket for a whole run. */
+  streams: StreamQuota;
+  maxMessageChars: number;
+  maxBodyBytes: number;
+  heartbeatMs: number;
+  writeTimeoutMs: number;
+  /** True when too many runs wait for upstream capacity. */
+  overloaded: () => boolean;
+}
+
+interface DoneData {
+  summary: string;
+  usage?: Usage;
+}
+interface ErrorData {
+  code: string;
+  message: string;
+}
+
+// A fixed date: the model does not change when the process restarts.
+const MODEL = { id: CHORUS_MODEL, object: "model", created: 1_735_689_600, owned_by: "chorus" } as const;
+
+/** Names the run behind a completion: GET /api/process/{id}/events shows its agents at work. */
+const RUN_ID_HEADER = "X-Chorus-Message-Id";
+
+const frame = (body: unknown) => `data: ${JSON.stringify(body)}\n\n`;
+
+/**
+ * The run as OpenAI chunks: a first chunk with the role, one per summary token, a last one with
+ * finish_reason "stop", the usage chunk if asked, then [DONE]. A failed run ends with an error
+ * object chunk and no [DONE], which the openai SDK raises as an APIError.
+ */
+function completionChunks(run: Run, id: string, created: number, includeUsage: boolean): SseSource {
+  // With include_usage OpenAI sends `usage: null` on every chunk but the usage one.
+  const chunk = (delta: object, finish: "stop" | null = null) =>
+    frame({
+      id,
+      object: "chat.completion.chunk",
+      created,
+      model: CHORUS_MODEL,
+      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+      ...(includeUsage ? { usage: null } : {}),
+    });
+  const translate = (e: RunEvent): string => {
+    if (e.event === "summary_delta") return chunk({ content: (e.data as { delta: string }).delta });
+    if (e.event === "done") {
+      const usage = (e.data as DoneData).usage ?? null;
+      const usageChunk = includeUsage ? frame({ id, object: "chat.completion.chunk", created, model: CHORUS_MODEL, choices: [], usage }) : "";
+      return chunk({}, "stop") + usageChunk + "data: [DONE]\n\n";
+    }
+    if (e.event === "error") {
+      const { code, message } = e.data as ErrorData;
+      return frame(openAiErrorBody(runErrorStatus(code).status, code, message));
+    }
+    return ""; // agent progress: not part of a chat completion
+  };
+  return async function* (gone) {
+    yield chunk({ role: "assistant", content: "" });
+    for await (const batch of run.log.follow(0, gone)) {
+      const text = batch.map(translate).join("");
+      if (text) yield text;
+    }
+  };
+}
+
+export function openAiRoutes(deps: OpenAiRoutesDeps) {
+  const schema = chatCompletionRequestSchema(deps.maxMessageChars);
+  const app = new Hono<AppEnv>();
+
+  app.get("/v1/models", (c) => c.json({ object: "list", data: [MODEL] }));
+  app.get("/v1/models/:model", (c) => {
+    if (c.req.param("model") !== CHORUS_MODEL) throw modelNotFound(c.req.param("model"));
+    return c.json(MODEL);
+  });
+
+  app.post(
+    "/v1/chat/completions",
+    bodyLimit({
+      maxSize: deps.maxBodyBytes,
+      onError: () => {
+        throw new ApiError(413, "payload_too_large", `the request body is over ${deps.maxBodyBytes} bytes`);
+      },
+    }),
+    async (c) => {
+      const parsed = schema.safeParse(await readJson(c));
+      if (!parsed.success) throw invalidRequest(parsed.error);
+      const req = parsed.data;
+      if (req.model !== CHORUS_MODEL) throw modelNotFound(req.model);
+      if (deps.overloaded()) {
+        throw new ApiError(503, "overloaded", "too many runs are waiting for upstream capacity; retry shortly", undefined, {
+          "Retry-After": "1",
+        });
+      }
+
+      const id = `chatcmpl-${randomBytes(18).toString("base64url")}`;
+      const created = Math.floor(Date.now() / 1000);
+      const closeQuota = deps.streams.open(c.get("clientKey"));
+      // A fresh id never joins nor conflicts with another run, so start does not throw here.
+      const { run } = deps.runner.start({ messageId: id, ...toRunInput(req), streamAgents: false });
+      // Counted as a follower at once: when this client leaves, the registry cancels the run.
+      const followed = deps.registry.follow(run);
+      const release = () => {
+        followed();
+        closeQuota();
+      };
+
+      if (req.stream) {
+        try {
+          await writeSse(c.env.outgoing, completionChunks(run, id, created, req.stream_options?.include_usage === true), {
+            heartbeatMs: deps.heartbeatMs,
+            writeTimeoutMs: deps.writeTimeoutMs,
+            headers: { ...(c.get("rateLimitHeaders") ?? {}), [RUN_ID_HEADER]: id },
+          });
+        } finally {
+          release();
+        }
+        return RESPONSE_ALREADY_SENT;
+      }
+
+      // Nothing is sent until the run ends, so a client leaving shows only as the socket closing.
+      const gone = new AbortController();
+      const onClose = () => gone.abort();
+      c.env.outgoing.once("close", onClose);
+      let end: RunEvent | undefined;
+      try {
+        for await (const batch of run.log.follow(0, gone.signal)) {
+          end = batch.find((e) => e.event === "done" || e.event === "error") ?? end;
+        }
+      } finally {
+        c.env.outgoing.off("close", onClose);
+        release();
+      }
+      if (gone.signal.aborted) return RESPONSE_ALREADY_SENT; // no one is left to answer
+      c.header(RUN_ID_HEADER, id);
+
+      if (end?.event !== "done") {
+        const { code, message } = (end?.data as ErrorData | undefined) ?? { code: "internal_error", message: "internal error" };
+        const { status, retry } = runErrorStatus(code);
+        if (!retry) c.header("x-should-retry", "false"); // honoured by the openai SDKs
+        if (status === 503) c.header("Retry-After", "5");
+        return c.json(openAiErrorBody(status, code, message), status as 500);
+      }
+      const { summary, usage } = end.data as DoneData;
+      return c.json({
+        id,
+        object: "chat.completion",
+        created,
+        model: CHORUS_MODEL,
+        choices: [{ index: 0, message: { role: "assistant", content: summary, refusal: null }, logprobs: null, finish_reason: "stop" }],
+        ...(usage ? { usage } : {}),
+      });
+    },
+  );
+
+  return app;
+}
+
+function modelNotFound(model: string): ApiError {
+  const shown = JSON.stringify(model.slice(0, 100));
+  return new ApiError(404, "model_not_found", `the model ${shown} does not exist; this server serves "${CHORUS_MODEL}"`, [
+    { field: "model", message: "unknown model" },
+  ]);
+}

@@ -1,0 +1,346 @@
+// Builds the OpenAPI 3.1 document of every route in the contract (API.md). Request bodies and
+// parameters are converted from the very zod schemas that validate them (z.toJSONSchema), so
+// the document cannot drift from the validation; response and SSE event shapes are described
+// here with zod as well. SSE has no standard form in OpenAPI 3.1: each stream's events are
+// listed in its description and, as schemas, under the vendor extension `x-sse-events`.
+import { z } from "zod";
+import {
+  chatCompletionChunkSchema,
+  chatCompletionRequestSchema,
+  chatCompletionSchema,
+  modelListSchema,
+  modelSchema,
+  openAiErrorSchema,
+} from "./openai-schemas.js";
+import { idSchema, lastEventIdSchema, processRequestSchema } from "./request-schemas.js";
+
+export interface OpenApiOptions {
+  maxMessageChars: number;
+  agentNames: string[];
+  version: string;
+}
+
+type JsonSchema = Record<string, unknown>;
+
+/** A zod schema as an OpenAPI 3.1 (JSON Schema 2020-12) schema object. */
+function jsonSchema(schema: z.ZodType, io: "input" | "output" = "output"): JsonSchema {
+  const { $schema: _, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as JsonSchema;
+  return rest;
+}
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+
+// --- Shapes of responses and SSE events, for the document only. ---
+const usage = z.object({ prompt_tokens: z.int(), completion_tokens: z.int(), total_tokens: z.int() });
+const callError = z.object({ code: z.string(), message: z.string() });
+
+const sseEvents = {
+  start: z.object({ message_id: z.string(), agents: z.array(z.string()) }).meta({ description: "First, always." }),
+  agent_start: z.object({ agent: z.string() }).meta({ description: "An agent's upstream call begins." }),
+  agent_delta: z.object({ agent: z.string(), delta: z.string() }).meta({ description: "Only with stream_agents: true." }),
+  agent_done: z
+    .object({ agent: z.string(), status: z.literal("ok"), output: z.string(), latency_ms: z.int(), usage: usage.optional() })
+    .meta({ description: "An agent succeeded." }),
+  agent_error: z
+    .object({
+      agent: z.string(),
+      status: z.enum(["error", "timeout", "cancelled"]),
+      error: callError.meta({
+        description: "code: upstream_error, rate_limited, timeout, bad_response, cancelled or fixture_missing.",
+      }),
+      latency_ms: z.int(),
+    })
+    .meta({ description: "An agent failed." }),
+  summary_delta: z.object({ delta: z.string() }).meta({ description: "Each summarizer token, as the upstream produces it." }),
+  done: z
+    .object({
+      message_id: z.string(),
+      status: z.enum(["ok", "partial"]),
+      agents: z.object({ ok: z.int(), failed: z.int() }),
+      summary: z.string(),
+      usage: usage.optional(),
+      latency_ms: z.int(),
+    })
+    .meta({ description: "Last event of a successful run; partial when some agent failed." }),
+  error: callError.meta({
+    description:
+      "Last event of a failed run. code: all_agents_failed, not_enough_agents, summarizer_failed, cancelled or shutting_down.",
+  }),
+};
+
+const SSE_DESCRIPTION = [
+  "A `text/event-stream`. Every event has `id:` (1, 2, 3 … within the run), `event:` and one `data:` line of JSON;",
+  "a comment line `: ping` is sent whenever nothing else was sent for SSE_HEARTBEAT_MS.",
+  "Events, in order: `start`; per agent `agent_start`, `agent_delta`* (only with stream_agents), then `agent_done` or",
+  "`agent_error`; `summary_delta`*; finally exactly one `done` or `error`, after which the stream closes.",
+  "The data of each event is described under `x-sse-events` and in components/schemas/SseEvent_*.",
+].join(" ");
+
+const errorEnvelope = z
+  .object({
+    error: z.object({
+      code: z.string().meta({
+        description:
+          "invalid_json, invalid_request, unauthorized, not_found, message_id_conflict, run_not_found, run_finished, " +
+          "conversation_not_found, payload_too_large, unsupported_media_type, rate_limited, overloaded, shutting_down, internal_error",
+      }),
+      message: z.string(),
+      details: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+    }),
+  })
+  .meta({ description: "Every error of /api/* and the operational routes: JSON, never HTML or a stack trace." });
+
+const turn = z.object({
+  message_id: z.string(),
+  message: z.string(),
+  summary: z.string(),
+  status: z.enum(["ok", "partial"]),
+  created_at: z.string(),
+});
+
+const ready = z.object({
+  status: z.enum(["ready", "unready"]),
+  checks: z.record(z.string(), z.string()).meta({ description: 'Each check: "ok…" or why it failed.' }),
+});
+
+// --- Reusable pieces of operations. ---
+const json = (schema: JsonSchema) => ({ "application/json": { schema } });
+const chorusError = (description: string) => ({ description, content: json(ref("ErrorEnvelope")) });
+const openAiError = (description: string) => ({ description, content: json(ref("OpenAIError")) });
+const bearer = [{ bearer: [] }];
+
+const rateLimitHeaders = {
+  "RateLimit-Limit": { description: "Points per window.", schema: { type: "integer" } },
+  "RateLimit-Remaining": { description: "Points left in this window.", schema: { type: "integer" } },
+  "RateLimit-Reset": { description: "Seconds until the window resets.", schema: { type: "integer" } },
+};
+const retryAfter = { "Retry-After": { description: "Whole seconds to wait, at least 1.", schema: { type: "integer" } } };
+
+const sseResponse = (description: string) => ({
+  description,
+  headers: rateLimitHeaders,
+  content: {
+    "text/event-stream": {
+      schema: { type: "string", description: SSE_DESCRIPTION },
+      "x-sse-events": Object.fromEntries(Object.keys(sseEvents).map((e) => [e, ref(`SseEvent_${e}`)])),
+    },
+  },
+});
+
+export function openApiDocument(opts: OpenApiOptions) {
+  const schemas: Record<string, JsonSchema> = {
+    ProcessRequest: jsonSchema(processRequestSchema(opts.maxMessageChars, opts.agentNames), "input"),
+    ErrorEnvelope: jsonSchema(errorEnvelope),
+    Conversation: jsonSchema(z.object({ conversation_id: z.string(), turns: z.array(turn) })),
+    Ready: jsonSchema(ready),
+    ChatCompletionRequest: jsonSchema(chatCompletionRequestSchema(opts.maxMessageChars), "input"),
+    ChatCompletion: jsonSchema(chatCompletionSchema),
+    ChatCompletionChunk: jsonSchema(chatCompletionChunkSchema),
+    Model: jsonSchema(modelSchema),
+    ModelList: jsonSchema(modelListSchema),
+    OpenAIError: jsonSchema(openAiErrorSchema),
+    ...Object.fromEntries(Object.entries(sseEvents).map(([name, s]) => [`SseEvent_${name}`, jsonSchema(s)])),
+  };
+  const messageIdParam = { name: "message_id", in: "path", required: true, schema: jsonSchema(idSchema, "input") };
+  const conversationIdParam = { name: "conversation_id", in: "path", required: true, schema: jsonSchema(idSchema, "input") };
+
+  const paths = {
+    "/api/process": {
+      post: {
+        tags: ["runs"],
+        summary: "Start a run (or join the same one in flight) and stream its events",
+        description:
+          "Fans the message out to the agents, tolerates the ones that fail, and streams the summary. A second POST " +
+          "with the same message_id and message while the run is in flight follows the same run from its first event. " +
+          "Costs one rate-limit point, valid or not.",
+        security: bearer,
+        requestBody: { required: true, content: json(ref("ProcessRequest")) },
+        responses: {
+          "200": sseResponse("The run's events; headers are sent at once, before any LLM has answered."),
+          "400": chorusError("invalid_json (empty or not JSON) or invalid_request (details name each field)."),
+          "401": chorusError("unauthorized: API keys are configured and no valid Bearer key was given."),
+          "409": chorusError("message_id_conflict: a run with this message_id is in flight with a different message."),
+          "413": chorusError("payload_too_large: body over MAX_BODY_BYTES."),
+          "415": chorusError("unsupported_media_type: Content-Type is not application/json."),
+          "429": { ...chorusError("rate_limited."), headers: { ...rateLimitHeaders, ...retryAfter } },
+          "503": chorusError("overloaded (too many runs queued) or shutting_down."),
+        },
+      },
+    },
+    "/api/process/{message_id}/events": {
+      get: {
+        tags: ["runs"],
+        summary: "Replay a run's events after Last-Event-ID, then follow it live until it ends",
+        security: bearer,
+        parameters: [
+          messageIdParam,
+          { name: "Last-Event-ID", in: "header", description: "Wins over the query.", schema: jsonSchema(lastEventIdSchema, "input") },
+          { name: "last_event_id", in: "query", schema: jsonSchema(lastEventIdSchema, "input") },
+        ],
+        responses: {
+          "200": sseResponse("The run's events after the given id."),
+          "400": chorusError("invalid_request: the event id is not a non-negative integer."),
+          "401": chorusError("unauthorized."),
+          "404": chorusError("run_not_found: unknown or expired run."),
+        },
+      },
+    },
+    "/api/process/{message_id}": {
+      delete: {
+        tags: ["runs"],
+        summary: "Cancel a run in flight; it ends with an `error` event, code cancelled",
+        security: bearer,
+        parameters: [messageIdParam],
+        responses: {
+          "202": {
+            description: "Cancelling.",
+            content: json(jsonSchema(z.object({ message_id: z.string(), status: z.literal("cancelling") }))),
+          },
+          "401": chorusError("unauthorized."),
+          "404": chorusError("run_not_found."),
+          "409": chorusError("run_finished: the run had already ended."),
+        },
+      },
+    },
+    "/api/conversations/{conversation_id}": {
+      get: {
+        tags: ["conversations"],
+        summary: "A conversation's turns, oldest first",
+        security: bearer,
+        parameters: [conversationIdParam],
+        responses: {
+          "200": { description: "The conversation.", content: json(ref("Conversation")) },
+          "401": chorusError("unauthorized."),
+          "404": chorusError("conversation_not_found."),
+        },
+      },
+      delete: {
+        tags: ["conversations"],
+        summary: "Forget a conversation; the next run with its id starts afresh",
+        security: bearer,
+        parameters: [conversationIdParam],
+        responses: { "204": { description: "Forgotten." }, "401": chorusError("unauthorized.") },
+      },
+    },
+    "/health": {
+      get: {
+        tags: ["operations"],
+        summary: "Liveness",
+        responses: { "200": { description: "The process lives.", content: json(jsonSchema(z.object({ status: z.literal("ok") }))) } },
+      },
+    },
+    "/ready": {
+      get: {
+        tags: ["operations"],
+        summary: "Readiness: prompts loaded and every backing service answering",
+        responses: {
+          "200": { description: "Ready.", content: json(ref("Ready")) },
+          "503": { description: "Unready (a check failed, or draining for shutdown).", content: json(ref("Ready")) },
+        },
+      },
+    },
+    "/metrics": {
+      get: {
+        tags: ["operations"],
+        summary: "Prometheus metrics, names prefixed chorus_",
+        responses: { "200": { description: "Prometheus text format.", content: { "text/plain": { schema: { type: "string" } } } } },
+      },
+    },
+    "/v1/models": {
+      get: {
+        tags: ["openai"],
+        summary: "List models: chorus",
+        security: bearer,
+        responses: {
+          "200": { description: "The model list.", content: json(ref("ModelList")) },
+          "401": openAiError("unauthorized."),
+        },
+      },
+    },
+    "/v1/models/{model}": {
+      get: {
+        tags: ["openai"],
+        summary: "Retrieve a model",
+        security: bearer,
+        parameters: [{ name: "model", in: "path", required: true, schema: { type: "string" } }],
+        responses: {
+          "200": { description: "The model.", content: json(ref("Model")) },
+          "401": openAiError("unauthorized."),
+          "404": openAiError("model_not_found."),
+        },
+      },
+    },
+    "/v1/chat/completions": {
+      post: {
+        tags: ["openai"],
+        summary: "Run the panel as an OpenAI chat completion",
+        description:
+          "Runs the same fan-out on the last message (which must be the user's); earlier messages are context for every " +
+          "agent and the summarizer. The content is exactly the run's summary. With `stream: true` the answer is " +
+          "`chat.completion.chunk` events (`data: {…}`, no event names): a first chunk with the role, one per summary " +
+          "token, a last one with finish_reason stop, a usage chunk (`choices: []`) with stream_options.include_usage, " +
+          "then `data: [DONE]`. A run that fails while streaming ends with one `data: {\"error\":{…}}` chunk (OpenAI's " +
+          "error shape, code from the run's error event) and no [DONE]. Without streaming, a failed run answers 502 " +
+          "(all_agents_failed, not_enough_agents, summarizer_failed), 409 (cancelled) or 503 (shutting_down), with " +
+          "`x-should-retry: false` except for 503. The response header X-Chorus-Message-Id names the run: " +
+          "GET /api/process/{message_id}/events shows its agents at work, DELETE cancels it. Costs one rate-limit point.",
+        security: bearer,
+        requestBody: { required: true, content: json(ref("ChatCompletionRequest")) },
+        responses: {
+          "200": {
+            description: "A chat completion, or with stream: true its chunks.",
+            headers: { ...rateLimitHeaders, "X-Chorus-Message-Id": { description: "The run's message_id.", schema: { type: "string" } } },
+            content: {
+              ...json(ref("ChatCompletion")),
+              "text/event-stream": {
+                schema: { type: "string", description: "`data: <ChatCompletionChunk>` frames, then `data: [DONE]`." },
+                "x-sse-events": { message: ref("ChatCompletionChunk"), error: ref("OpenAIError") },
+              },
+            },
+          },
+          "400": openAiError("invalid_json or invalid_request; param names the field."),
+          "401": openAiError("unauthorized."),
+          "404": openAiError("model_not_found: the model is not chorus."),
+          "409": openAiError("cancelled: the run was cancelled (non-streaming)."),
+          "413": openAiError("payload_too_large."),
+          "415": openAiError("unsupported_media_type."),
+          "429": { ...openAiError("rate_limited."), headers: { ...rateLimitHeaders, ...retryAfter } },
+          "502": openAiError("The run failed (non-streaming): all_agents_failed, not_enough_agents or summarizer_failed."),
+          "503": openAiError("overloaded or shutting_down."),
+        },
+      },
+    },
+    "/openapi.json": {
+      get: { tags: ["docs"], summary: "This document", responses: { "200": { description: "OpenAPI 3.1 JSON." } } },
+    },
+    "/docs": {
+      get: { tags: ["docs"], summary: "This document as an HTML page", responses: { "200": { description: "HTML." } } },
+    },
+  };
+
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "Chorus",
+      version: opts.version,
+      description:
+        "Fans a message out to several LLM agents, tolerates their failures, and streams one synthesized answer over " +
+        "SSE. Also speaks OpenAI's chat completions API (model `chorus`). With API_KEYS set, /api/* and /v1/* need " +
+        "`Authorization: Bearer <key>`. /api/* errors use ErrorEnvelope, /v1/* errors OpenAIError.",
+    },
+    tags: [
+      { name: "runs", description: "Start, resume and cancel runs." },
+      { name: "conversations", description: "Multi-turn conversations (conversation_id)." },
+      { name: "openai", description: "The OpenAI-compatible surface." },
+      { name: "operations", description: "Health, readiness, metrics." },
+      { name: "docs", description: "This documentation." },
+    ],
+    paths,
+    components: {
+      schemas,
+      securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "One of API_KEYS; needed only when it is set." } },
+    },
+  };
+}
+
+export type OpenApiDocument = ReturnType<typeof openApiDocument>;

@@ -1,0 +1,333 @@
+// The OpenAI-compatible surface end to end: the official `openai` SDK, unchanged, pointed at a
+// real listening Chorus (built-in mock LLM, or the SDK-backed client against a mock upstream).
+import OpenAI, {
+  APIError,
+  APIUserAbortError,
+  AuthenticationError,
+  BadRequestError,
+  InternalServerError,
+  NotFoundError,
+  RateLimitError,
+} from "openai";
+import type { ChatCompletionChunk, ChatCompletionMessageParam } from "openai/resources/chat/completions";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { callerOf, startMockUpstream, type MockUpstream } from "./support/mock-upstream.js";
+import { last, readSse } from "./support/sse-client.js";
+import { startChorus, type TestChorus } from "./support/start-chorus.js";
+
+const sdk = (chorus: TestChorus, opts: { apiKey?: string; maxRetries?: number } = {}) =>
+  new OpenAI({ baseURL: `${chorus.url}/v1`, apiKey: opts.apiKey ?? "not-needed", maxRetries: opts.maxRetries ?? 0 });
+
+const ask = (content: string): ChatCompletionMessageParam[] => [{ role: "user", content }];
+
+/** The `done` (or `error`) event of the run behind a completion, replayed from the events route. */
+async function runEnd(chorus: TestChorus, messageId: string) {
+  return last(await readSse(`${chorus.url}/api/process/${messageId}/events`));
+}
+
+/** What the SDK raised, for assertions on its class and fields. */
+async function raised(p: Promise<unknown>): Promise<APIError> {
+  try {
+    await p;
+  } catch (e) {
+    return e as APIError;
+  }
+  throw new Error("expected the call to fail");
+}
+
+describe("with the built-in mock LLM", () => {
+  let chorus: TestChorus;
+  let client: OpenAI;
+  beforeAll(async () => {
+    chorus = await startChorus();
+    client = sdk(chorus);
+  });
+  afterAll(() => chorus.close());
+
+  it("lists and retrieves the model chorus", async () => {
+    const models = [];
+    for await (const m of client.models.list()) models.push(m);
+    expect(models).toEqual([expect.objectContaining({ id: "chorus", object: "model" })]);
+    expect((await client.models.retrieve("chorus")).id).toBe("chorus");
+    const err = await raised(client.models.retrieve("gpt-4o"));
+    expect(err).toBeInstanceOf(NotFoundError);
+    expect(err.code).toBe("model_not_found");
+  });
+
+  it("streams the summary as delta.content: role first, stop, usage, and the text is the run's done summary", async () => {
+    const { data: stream, response } = await client.chat.completions
+      .create({ model: "chorus", messages: ask("Explain gravity like I am 5"), stream: true, stream_options: { include_usage: true } })
+      .withResponse();
+    const chunks: ChatCompletionChunk[] = [];
+    for await (const chunk of stream) chunks.push(chunk);
+
+    const text = chunks.map((c) => c.choices[0]?.delta.content ?? "").join("");
+    expect(text).toMatch(/^Combining the views of analyst, critic, explainer: .+\.$/);
+    expect(chunks[0]!.choices[0]!.delta.role).toBe("assistant");
+    expect(chunks.filter((c) => (c.choices[0]?.delta.content ?? "") !== "").length).toBeGreaterThan(5); // token by token
+    const stop = chunks.findIndex((c) => c.choices[0]?.finish_reason === "stop");
+    expect(stop).toBe(chunks.length - 2);
+    const usage = chunks[chunks.length - 1]!;
+    expect(usage.choices).toEqual([]);
+    expect(usage.usage!.total_tokens).toBe(usage.usage!.prompt_tokens + usage.usage!.completion_tokens);
+    expect(new Set(chunks.map((c) => c.id)).size).toBe(1);
+    expect(chunks[0]!.id).toMatch(/^chatcmpl-/);
+    expect(chunks.every((c) => c.model === "chorus" && c.object === "chat.completion.chunk")).toBe(true);
+
+    // The completion is a Chorus run: its id names it, and its done summary is exactly the streamed text.
+    const messageId = response.headers.get("x-chorus-message-id")!;
+    expect(messageId).toBe(chunks[0]!.id);
+    const end = await runEnd(chorus, messageId);
+    expect(end).toMatchObject({ event: "done", data: { summary: text, status: "ok", usage: usage.usage } });
+  });
+
+  it("answers without streaming with exactly the run's summary and its usage; the same as /api/process", async () => {
+    const { data: completion, response } = await client.chat.completions
+      .create({ model: "chorus", messages: ask("Why is the sky blue?") })
+      .withResponse();
+    expect(completion).toMatchObject({ object: "chat.completion", model: "chorus", id: expect.stringMatching(/^chatcmpl-/) });
+    expect(completion.choices).toHaveLength(1);
+    expect(completion.choices[0]).toMatchObject({ finish_reason: "stop", message: { role: "assistant" } });
+    const content = completion.choices[0]!.message.content!;
+    expect(content).toMatch(/^Combining the views of analyst, critic, explainer: /);
+
+    const end = await runEnd(chorus, response.headers.get("x-chorus-message-id")!);
+    expect(end.data.summary).toBe(content);
+    expect(completion.usage).toEqual(end.data.usage);
+    expect(completion.usage!.total_tokens).toBeGreaterThan(0);
+
+    // The same question through the native route gives the same summary (the mock is deterministic).
+    const native = await readSse(`${chorus.url}/api/process`, { message: "Why is the sky blue?", message_id: "native-1" });
+    expect(last(native).data.summary).toBe(content);
+  });
+
+  it("gives each call its own run, and sends no usage chunk unless asked", async () => {
+    const a = await client.chat.completions.create({ model: "chorus", messages: ask("same question") });
+    const b = await client.chat.completions.create({ model: "chorus", messages: ask("same question") });
+    expect(a.id).not.toBe(b.id);
+    expect(a.choices[0]!.message.content).toBe(b.choices[0]!.message.content);
+
+    const stream = await client.chat.completions.create({ model: "chorus", messages: ask("no usage please"), stream: true });
+    const chunks: ChatCompletionChunk[] = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    expect(chunks.every((c) => c.choices.length === 1 && c.usage === undefined)).toBe(true);
+  });
+
+  it("raises BadRequestError naming the field for input that breaks the rules", async () => {
+    const cases: [unknown, string][] = [
+      [{ model: "chorus", messages: [] }, "messages"],
+      [{ messages: ask("hi") }, "model"],
+      [{ model: "chorus", messages: ask("   ") }, "messages.0.content"],
+      [{ model: "chorus", messages: [...ask("hi"), { role: "assistant", content: "hello" }] }, "messages.1.role"],
+      [{ model: "chorus", messages: [{ role: "tool", content: "x", tool_call_id: "t" }] }, "messages.0.role"],
+      [{ model: "chorus", messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "x" } }] }] }, "messages.0.content"],
+      [{ model: "chorus", messages: ask("x".repeat(16_001)) }, "messages.0.content"],
+    ];
+    for (const [body, param] of cases) {
+      const err = await raised(client.chat.completions.create(body as never));
+      expect(err, JSON.stringify(body).slice(0, 80)).toBeInstanceOf(BadRequestError);
+      expect(err.code).toBe("invalid_request");
+      expect(err.param).toBe(param);
+      expect(err.type).toBe("invalid_request_error");
+    }
+  });
+
+  it("raises NotFoundError for another model", async () => {
+    const err = await raised(client.chat.completions.create({ model: "gpt-4o", messages: ask("hi") }));
+    expect(err).toBeInstanceOf(NotFoundError);
+    expect(err.code).toBe("model_not_found");
+    expect(err.param).toBe("model");
+  });
+
+  it("answers bad bodies, wrong content types and unknown /v1 routes in OpenAI's error shape", async () => {
+    const post = (body: string, type = "application/json") =>
+      fetch(`${chorus.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": type }, body });
+    const shape = { error: { message: expect.any(String), type: "invalid_request_error", param: null } };
+    let res = await post("{not json");
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { ...shape.error, code: "invalid_json" } });
+    res = await post(JSON.stringify({ model: "chorus", messages: ask("hi") }), "text/plain");
+    expect(res.status).toBe(415);
+    expect(await res.json()).toMatchObject({ error: { ...shape.error, code: "unsupported_media_type" } });
+    res = await post(JSON.stringify({ model: "chorus", messages: ask("x".repeat(70_000)) }));
+    expect(res.status).toBe(413);
+    expect(await res.json()).toMatchObject({ error: { ...shape.error, code: "payload_too_large" } });
+    res = await fetch(`${chorus.url}/v1/embeddings`);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ error: { ...shape.error, code: "not_found" } });
+  });
+
+  it("answers 503 shutting_down in OpenAI's shape while draining", async () => {
+    chorus.chorus.state.draining = true;
+    try {
+      const err = await raised(client.chat.completions.create({ model: "chorus", messages: ask("hi") }));
+      expect(err).toBeInstanceOf(InternalServerError);
+      expect(err.status).toBe(503);
+      expect(err.code).toBe("shutting_down");
+    } finally {
+      chorus.chorus.state.draining = false;
+    }
+  });
+});
+
+describe("keys and rate limits", () => {
+  let chorus: TestChorus | undefined;
+  afterEach(async () => {
+    await chorus?.close();
+    chorus = undefined;
+  });
+
+  it("raises AuthenticationError without a valid key, works with one, and /api keeps its own envelope", async () => {
+    chorus = await startChorus({ API_KEYS: "key-alpha-111" });
+    for (const apiKey of ["wrong", "key-alpha-1112"]) {
+      const err = await raised(sdk(chorus, { apiKey }).chat.completions.create({ model: "chorus", messages: ask("hi") }));
+      expect(err).toBeInstanceOf(AuthenticationError);
+      expect(err.code).toBe("unauthorized");
+      expect(err.type).toBe("authentication_error");
+      expect(JSON.stringify(err.error)).not.toContain("key-alpha");
+    }
+    expect(await raised(sdk(chorus, { apiKey: "nope" }).models.retrieve("chorus"))).toBeInstanceOf(AuthenticationError);
+    const ok = await sdk(chorus, { apiKey: "key-alpha-111" }).chat.completions.create({ model: "chorus", messages: ask("hi") });
+    expect(ok.choices[0]!.message.content).toMatch(/^Combining the views/);
+
+    const native = await chorus.post({ message: "hi", message_id: "m1" });
+    expect(native.status).toBe(401);
+    expect(await native.json()).toEqual({ error: { code: "unauthorized", message: expect.any(String) } });
+  });
+
+  it("charges each completion one point and raises RateLimitError with Retry-After when the budget is spent", async () => {
+    chorus = await startChorus({ RATE_LIMIT_POINTS: "1", RATE_LIMIT_WINDOW_S: "30" });
+    const client = sdk(chorus);
+    const { response } = await client.chat.completions.create({ model: "chorus", messages: ask("hi") }).withResponse();
+    expect(response.headers.get("ratelimit-remaining")).toBe("0");
+    const err = await raised(client.chat.completions.create({ model: "chorus", messages: ask("hi") }));
+    expect(err).toBeInstanceOf(RateLimitError);
+    expect(err.code).toBe("rate_limited");
+    expect(Number(err.headers?.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    // Listing models is a read: free.
+    expect((await client.models.retrieve("chorus")).id).toBe("chorus");
+  });
+});
+
+describe("against an OpenAI-compatible upstream", () => {
+  let upstream: MockUpstream;
+  let chorus: TestChorus;
+  let client: OpenAI;
+  beforeAll(async () => {
+    upstream = await startMockUpstream();
+    chorus = await startChorus({
+      USE_LLM_MOCK: "false",
+      LLM_BASE_URL: upstream.url,
+      LLM_KEY: "sk-test-SECRET-KEY-123",
+      LLM_MAX_RETRIES: "0",
+      SSE_HEARTBEAT_MS: "40",
+    });
+    client = sdk(chorus);
+  });
+  afterAll(async () => {
+    await chorus.close();
+    await upstream.close();
+  });
+  afterEach(() => {
+    upstream.setPlanner(() => ({}));
+    upstream.calls.length = 0;
+  });
+
+  it("gives every agent and the summarizer the earlier turns, in order, after its own system prompt", async () => {
+    upstream.setPlanner((b) => (callerOf(b) === "moderator" ? { tokens: ["La ", "gravité ", "est ", "plus ", "faible."] } : {}));
+    const completion = await client.chat.completions.create({
+      model: "chorus",
+      messages: [
+        { role: "system", content: "Answer in French." },
+        { role: "user", content: "What is gravity?" },
+        { role: "assistant", content: "It pulls things together." },
+        { role: "developer", content: "Keep it short." },
+        { role: "user", content: [{ type: "text", text: "And on" }, { type: "text", text: "the Moon?" }] },
+      ],
+    });
+    expect(completion.choices[0]!.message.content).toBe("La gravité est plus faible.");
+
+    const history = [
+      { role: "system", content: "Answer in French." },
+      { role: "user", content: "What is gravity?" },
+      { role: "assistant", content: "It pulls things together." },
+      { role: "system", content: "Keep it short." },
+    ];
+    expect(upstream.calls.map((c) => callerOf(c.body)).sort()).toEqual(["analyst", "critic", "explainer", "moderator"]);
+    for (const call of upstream.calls) {
+      const [own, ...rest] = call.body.messages;
+      expect(own!.role).toBe("system");
+      expect(rest.slice(0, history.length)).toEqual(history);
+      const question = rest[history.length]!;
+      expect(question.role).toBe("user");
+      if (callerOf(call.body) === "moderator") expect(question.content).toContain("## Question\n\nAnd on\nthe Moon?");
+      else expect(question.content).toBe("And on\nthe Moon?");
+    }
+  });
+
+  it("keeps plain SSE clients working across heartbeats: data-only frames, ending in [DONE]", async () => {
+    upstream.setPlanner((b) => (callerOf(b) === "moderator" ? { ttftMs: 200, tokens: ["Slow ", "but ", "sure."] } : {}));
+    const raw = await readSse(`${chorus.url}/v1/chat/completions`, { model: "chorus", messages: ask("hi"), stream: true });
+    expect(raw.status).toBe(200);
+    expect(raw.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
+    expect(raw.comments).toContain("ping");
+    expect(raw.events.every((e) => e.event === "message" && e.id === undefined)).toBe(true);
+    expect(last(raw).data).toBe("[DONE]");
+    const text = raw.events.slice(0, -1).map((e) => e.data.choices[0]?.delta.content ?? "").join("");
+    expect(text).toBe("Slow but sure.");
+  });
+
+  it("streams a failed run as one error chunk, which the SDK raises, without [DONE]", async () => {
+    upstream.setPlanner(() => ({ status: 500 }));
+    const stream = await client.chat.completions.create({ model: "chorus", messages: ask("hi"), stream: true });
+    const seen: ChatCompletionChunk[] = [];
+    const err = await raised((async () => {
+      for await (const chunk of stream) seen.push(chunk);
+    })());
+    expect(err).toBeInstanceOf(APIError);
+    expect(err.code).toBe("all_agents_failed");
+    expect(err.type).toBe("server_error");
+    expect(seen[0]!.choices[0]!.delta.role).toBe("assistant");
+
+    const raw = await readSse(`${chorus.url}/v1/chat/completions`, { model: "chorus", messages: ask("hi"), stream: true });
+    expect(last(raw).data).toEqual({ error: { message: expect.any(String), type: "server_error", param: null, code: "all_agents_failed" } });
+    expect(raw.events.some((e) => e.data === "[DONE]")).toBe(false);
+    expect(JSON.stringify(raw.events)).not.toContain("SECRET");
+  });
+
+  it("answers a failed run 502 without streaming, and tells the SDK not to retry the whole fan-out", async () => {
+    upstream.setPlanner(() => ({ status: 500 }));
+    const err = await raised(sdk(chorus, { maxRetries: 2 }).chat.completions.create({ model: "chorus", messages: ask("hi") }));
+    expect(err).toBeInstanceOf(InternalServerError);
+    expect(err.status).toBe(502);
+    expect(err.code).toBe("all_agents_failed");
+    expect(err.message).not.toContain("SECRET");
+    expect(err.headers?.get("x-should-retry")).toBe("false");
+    expect(upstream.calls).toHaveLength(3); // one run: the SDK did not retry it
+  });
+
+  it("cancels the run and aborts its upstream calls when a streaming client leaves", async () => {
+    upstream.setPlanner((b) => (callerOf(b) === "moderator" ? { stallAfter: 1 } : {}));
+    const { data: stream, response } = await client.chat.completions
+      .create({ model: "chorus", messages: ask("hi"), stream: true })
+      .withResponse();
+    for await (const chunk of stream) if (chunk.choices[0]?.delta.content) break; // leaving aborts the request
+    const summarizer = () => upstream.calls.find((c) => callerOf(c.body) === "moderator");
+    await expect.poll(() => summarizer()?.aborted, { timeout: 5000 }).toBe(true);
+    const run = chorus.chorus.registry.get(response.headers.get("x-chorus-message-id")!)!;
+    await expect.poll(() => run.inFlight).toBe(false);
+    expect(run.log.events.at(-1)).toMatchObject({ event: "error", data: { code: "cancelled" } });
+  });
+
+  it("cancels the run when a non-streaming client gives up waiting", async () => {
+    upstream.setPlanner((b) => (callerOf(b) === "moderator" ? { stallAfter: 1 } : {}));
+    const abort = new AbortController();
+    const pending = raised(client.chat.completions.create({ model: "chorus", messages: ask("hi") }, { signal: abort.signal }));
+    const summarizer = () => upstream.calls.find((c) => callerOf(c.body) === "moderator");
+    await expect.poll(() => summarizer() !== undefined, { timeout: 5000 }).toBe(true);
+    abort.abort();
+    expect(await pending).toBeInstanceOf(APIUserAbortError);
+    await expect.poll(() => summarizer()!.aborted, { timeout: 5000 }).toBe(true);
+    await expect.poll(() => chorus.chorus.registry.inFlight).toBe(0);
+  });
+});

@@ -1,0 +1,217 @@
+// The web page at `/` in a real browser: headless Debian chromium driven by playwright-core,
+// against a real listening Chorus with the built-in mock LLM. Install chromium with
+// `test/system-deps.sh chromium=chromium` (make test does). Screenshots go to test-output/.
+import { mkdirSync } from "node:fs";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { startChorus, type TestChorus } from "./support/start-chorus.js";
+
+const OUT = "test-output";
+let browser: Browser;
+const open: { context?: BrowserContext; chorus?: TestChorus }[] = [];
+
+beforeAll(async () => {
+  mkdirSync(OUT, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+});
+afterAll(async () => {
+  await browser?.close();
+});
+afterEach(async () => {
+  for (const o of open.splice(0)) {
+    await o.context?.close();
+    await o.chorus?.close();
+  }
+});
+
+interface Opened {
+  chorus: TestChorus;
+  page: Page;
+  /** Console errors and uncaught exceptions (CSP violations show up here). */
+  problems: string[];
+}
+
+async function openPage(env: Record<string, string>, width = 1000): Promise<Opened> {
+  const chorus = await startChorus(env);
+  const context = await browser.newContext({ viewport: { width, height: 900 } });
+  open.push({ chorus, context });
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error") problems.push(m.text());
+  });
+  page.on("pageerror", (e) => problems.push(String(e)));
+  await page.goto(`${chorus.url}/`);
+  return { chorus, page, problems };
+}
+
+const lane = (page: Page, agent: string) => page.locator(`#lanes li[data-agent="${agent}"]`);
+const status = (page: Page) => page.locator("#status");
+/** expect.poll with room for a busy 2-core machine (its default gives up after 1 s). */
+const poll = <T>(fn: () => Promise<T>) => expect.poll(fn, { timeout: 15_000, interval: 50 });
+
+describe("a run in the browser", () => {
+  it("shows every agent's lane, streams the summary, and ends with status partial", async () => {
+    const { page, problems } = await openPage({ MOCK_FAIL_AGENTS: "critic", MOCK_TOKEN_DELAY_MS: "10" });
+    await page.getByLabel("Your message").fill("Why is the sky blue?");
+    await page.getByLabel("Stream agent text").check();
+    await page.getByLabel("Your message").press("Enter");
+
+    // The summary is visible while it is still being written, before the run's final status.
+    await page.waitForFunction(
+      () => (document.getElementById("summary")?.textContent ?? "").length > 0 && !document.getElementById("status")?.dataset.status,
+      undefined,
+      { polling: 20 },
+    );
+    await poll(() => status(page).getAttribute("data-status")).toBe("partial");
+
+    for (const agent of ["analyst", "explainer"]) {
+      await poll(() => lane(page, agent).getAttribute("data-state")).toBe("ok");
+      expect(await lane(page, agent).locator(".lane-state").textContent()).toMatch(/^✓ done in \d+(\.\d)? (ms|s)$/);
+      // stream_agents was on: the agent's own text is shown, open.
+      expect(await lane(page, agent).locator(".lane-text").textContent()).toContain(`as the ${agent} on "Why is the sky blue?"`);
+      expect(await lane(page, agent).locator("details").getAttribute("open")).not.toBeNull();
+    }
+    expect(await lane(page, "critic").getAttribute("data-state")).toBe("failed");
+    expect(await lane(page, "critic").locator(".lane-state").textContent()).toMatch(/^✗ failed after \d+(\.\d)? (ms|s)$/);
+    expect(await lane(page, "critic").locator(".lane-reason").textContent()).toBe("upstream_error: mock LLM failure (injected)");
+
+    expect(await page.locator("#summary").textContent()).toMatch(/^Combining the views of analyst, explainer: .*start simple/);
+    expect(await status(page).textContent()).toMatch(/^Status: partial — 2 of 3 agents answered · total \d+(\.\d)? (ms|s)$/);
+    expect(await page.locator("#error").isHidden()).toBe(true);
+    // The send button is usable again for the next question.
+    expect(await page.getByRole("button", { name: "Send" }).isEnabled()).toBe(true);
+    expect(problems).toEqual([]);
+    await page.screenshot({ path: `${OUT}/web-page.png`, fullPage: true });
+  });
+
+  it("Shift+Enter adds a new line instead of sending", async () => {
+    const { page } = await openPage({});
+    const box = page.getByLabel("Your message");
+    await box.click();
+    await page.keyboard.type("line one");
+    await page.keyboard.press("Shift+Enter");
+    await page.keyboard.type("line two");
+    expect(await box.inputValue()).toBe("line one\nline two");
+    expect(await status(page).textContent()).toBe("");
+    expect(await page.locator("#lanes li").count()).toBe(0);
+  });
+
+  it("fits a 375px phone screen without sideways scrolling", async () => {
+    const { page } = await openPage({ MOCK_FAIL_AGENTS: "critic", MOCK_TOKEN_DELAY_MS: "10" }, 375);
+    await page.getByLabel("Your message").fill(`A long question with a long word ${"x".repeat(120)} in it`);
+    await page.getByLabel("Stream agent text").check();
+    await page.getByRole("button", { name: "Send" }).click();
+    await poll(() => status(page).getAttribute("data-status")).toBe("partial");
+    const widths = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
+    expect(widths.scroll).toBeLessThanOrEqual(widths.client);
+    await page.screenshot({ path: `${OUT}/web-page-375.png`, fullPage: true });
+  });
+
+  it("resumes from the last event id when the connection drops mid-run", async () => {
+    const { page, problems } = await openPage({ MOCK_TOKEN_DELAY_MS: "10" });
+    // Let the real POST run to its end, but hand the page only its first 4 events, then EOF.
+    let fullSummary = "";
+    await page.route("**/api/process", async (route) => {
+      const res = await route.fetch();
+      const frames = (await res.text()).split("\n\n").filter(Boolean);
+      fullSummary = JSON.parse(frames.at(-1)!.split("\n").find((l) => l.startsWith("data: "))!.slice(6)).summary;
+      await route.fulfill({ status: 200, contentType: "text/event-stream; charset=utf-8", body: frames.slice(0, 4).join("\n\n") + "\n\n" });
+    });
+    const resumedWith: (string | undefined)[] = [];
+    page.on("request", (r) => {
+      if (r.url().endsWith("/events")) resumedWith.push(r.headers()["last-event-id"]);
+    });
+    await page.getByLabel("Your message").fill("Explain tides");
+    await page.getByRole("button", { name: "Send" }).click();
+
+    await poll(() => status(page).getAttribute("data-status")).toBe("ok");
+    expect(resumedWith).toEqual(["4"]);
+    for (const agent of ["analyst", "critic", "explainer"]) expect(await lane(page, agent).getAttribute("data-state")).toBe("ok");
+    // Continued in place: the replayed events were not drawn twice.
+    expect(fullSummary).toContain("Combining the views of");
+    expect(await page.locator("#summary").textContent()).toBe(fullSummary);
+    expect(await page.locator("#lanes li").count()).toBe(3);
+    expect(problems).toEqual([]);
+  });
+});
+
+describe("errors, as a person reads them", () => {
+  it("all agents failing shows the run error and status error", async () => {
+    const { page } = await openPage({ MOCK_FAIL_AGENTS: "analyst,critic,explainer", MOCK_TOKEN_DELAY_MS: "10" });
+    await page.getByLabel("Your message").fill("Anything at all");
+    await page.getByLabel("Your message").press("Enter");
+    await poll(() => status(page).getAttribute("data-status")).toBe("error");
+    const alert = page.getByRole("alert");
+    expect(await alert.textContent()).toContain("Every agent failed, so no summary could be written.");
+    expect(await alert.locator(".code").textContent()).toBe("all_agents_failed: every agent failed; no summary was made");
+    expect(await status(page).textContent()).toMatch(/^Status: error \(all_agents_failed\) · total /);
+    for (const agent of ["analyst", "critic", "explainer"]) expect(await lane(page, agent).getAttribute("data-state")).toBe("failed");
+    expect(await page.locator("#summary-section").isHidden()).toBe(true);
+    await page.screenshot({ path: `${OUT}/web-page-all-failed.png`, fullPage: true });
+  });
+
+  it("a message over MAX_MESSAGE_CHARS shows the field's error beside the box", async () => {
+    const { page } = await openPage({ MAX_MESSAGE_CHARS: "20" });
+    await page.getByLabel("Your message").fill("This question is certainly longer than twenty characters");
+    await page.getByLabel("Your message").press("Enter");
+    await poll(() => page.locator("#message-error").textContent()).toBe("Message must be at most 20 characters.");
+    expect(await page.getByLabel("Your message").getAttribute("aria-invalid")).toBe("true");
+    expect(await page.getByRole("alert").textContent()).toContain("Message: must be at most 20 characters");
+    expect(await status(page).textContent()).toBe("Status: not sent (400 invalid_request)");
+    // Editing the message clears the field error.
+    await page.getByLabel("Your message").fill("Short one");
+    expect(await page.locator("#message-error").isHidden()).toBe(true);
+  });
+
+  it("a rate limit says how many seconds to wait", async () => {
+    const { page } = await openPage({ RATE_LIMIT_POINTS: "1", RATE_LIMIT_WINDOW_S: "60" });
+    await page.getByLabel("Your message").fill("First");
+    await page.getByLabel("Your message").press("Enter");
+    await poll(() => status(page).getAttribute("data-status")).toBe("ok");
+    await page.getByLabel("Your message").press("Enter");
+    await poll(() => status(page).textContent()).toBe("Status: not sent (429 rate_limited)");
+    expect(await page.getByRole("alert").textContent()).toMatch(/Too many requests\. Please wait (60|59|58) seconds before sending again\./);
+  });
+
+  it("a server with API keys asks for one, and the run works once it is given", async () => {
+    const { page } = await openPage({ API_KEYS: "web-test-key" });
+    await page.getByLabel("Your message").fill("Hello");
+    await page.getByLabel("Your message").press("Enter");
+    await poll(() => status(page).textContent()).toBe("Status: not sent (401 unauthorized)");
+    expect(await page.getByRole("alert").textContent()).toContain("This server needs an API key.");
+    await page.getByLabel(/^API key/).fill("web-test-key");
+    await page.getByRole("button", { name: "Send" }).click();
+    await poll(() => status(page).getAttribute("data-status")).toBe("ok");
+    expect(await page.locator("#error").isHidden()).toBe(true);
+  });
+});
+
+describe("serving the page", () => {
+  it("serves the three files with a Content-Security-Policy, and nothing else from public/", async () => {
+    const chorus = await startChorus({});
+    open.push({ chorus });
+    const page = await fetch(`${chorus.url}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(page.headers.get("content-security-policy")).toContain("default-src 'none'");
+    expect(await page.text()).toContain('<label for="message">Your message</label>');
+    expect((await fetch(`${chorus.url}/app.js`)).headers.get("content-type")).toMatch(/^text\/javascript/);
+    expect((await fetch(`${chorus.url}/style.css`)).headers.get("content-type")).toMatch(/^text\/css/);
+    expect((await fetch(`${chorus.url}/index.html`)).status).toBe(404);
+    // The API keeps its own headers: the page's policy is not stamped on JSON.
+    expect((await fetch(`${chorus.url}/health`)).headers.get("content-security-policy")).toBeNull();
+  });
+});
