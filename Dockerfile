@@ -21,6 +21,7 @@ COPY package.json ./
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY prompts ./prompts
+COPY public ./public
 COPY .env ./
 USER node
 EXPOSE 8080

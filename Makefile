@@ -2,10 +2,12 @@
 .DEFAULT_GOAL := help
 .DELETE_ON_ERROR:
 .PHONY: help install build run dev test test-coverage test-coverage-detailed test-coverage-visualize \
-	typecheck service-build service-up service-logs service-down clean
+	typecheck service-build service-up service-logs service-down clean system-deps ask bench
 
 STAMP := node_modules/.install-stamp
 SRC := $(shell find src -name '*.ts' 2>/dev/null)
+# System programs the tests drive, as PROGRAM=DEBIAN_PACKAGE: installed by system-deps when missing.
+TEST_SYSTEM_DEPS := chromium=chromium redis-server=redis-server
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-24s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -28,21 +30,32 @@ run: build ## Build, then serve in the foreground (variables already set win ove
 dev: $(STAMP) ## Serve from src/ and restart on changes
 	npx tsx watch src/index.ts
 
-test: $(STAMP) ## Run the tests
+system-deps: ## Install the system programs the tests drive (chromium) when missing
+	bash test/system-deps.sh $(TEST_SYSTEM_DEPS)
+
+test: $(STAMP) system-deps ## Run the tests
 	npx vitest run
 
-test-coverage: $(STAMP) ## Run the tests with coverage (thresholds in vitest.config.ts)
+test-coverage: $(STAMP) system-deps ## Run the tests with coverage (thresholds in vitest.config.ts)
 	npx vitest run --coverage
 
-test-coverage-detailed: $(STAMP) ## Coverage with a per-file table
+test-coverage-detailed: $(STAMP) system-deps ## Coverage with a per-file table
 	npx vitest run --coverage --coverage.reporter=text
 
-test-coverage-visualize: $(STAMP) ## Coverage as an HTML report
+test-coverage-visualize: $(STAMP) system-deps ## Coverage as an HTML report
 	@npx vitest run --coverage --coverage.reporter=html; rc=$$?; \
 	  echo "HTML report: $(CURDIR)/coverage/index.html"; exit $$rc
 
+ask: build ## Ask a running Chorus (at CHORUS_URL, default 127.0.0.1:8080): make ask Q="Why is the sky blue?" [ARGS=--json]
+	node dist/cli/chorus.js $(ARGS) "$$Q"
+
 typecheck: $(STAMP) ## Type-check src/ and test/
 	npx tsc --noEmit
+
+bench: $(STAMP) ## Benchmark Chorus against a naive reference (bench/results/latest.md); NODE_BIN=/path/to/node, BENCH_ARGS=--quick
+	npx tsc -p tsconfig.build.json
+	npx tsc -p bench/tsconfig.json
+	$(or $(NODE_BIN),node) bench/dist/run.js $(BENCH_ARGS)
 
 service-build: ## Build the Docker image
 	docker compose build
@@ -57,4 +70,4 @@ service-down: ## Stop and remove the containers
 	docker compose down
 
 clean: ## Remove build output and reports (node_modules stays)
-	rm -rf dist coverage test-output .ci/.node24
+	rm -rf dist coverage test-output .ci/.node24 bench/dist

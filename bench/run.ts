@@ -4,9 +4,9 @@
 // bench/results/latest.{json,md}. Every child runs on this process's node binary, so
 // `NODE_BIN=/path/to/node24 make bench` benchmarks Node 24.
 //
-//   node bench/dist/run.js [--quick] [--reps 3] [--only a,b,c,d,profile]
+//   node bench/dist/run.js [--quick] [--reps 3] [--only a,b,c,d,profile] [--dist path/to/dist]
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -24,11 +24,16 @@ const { values: args } = parseArgs({
     quick: { type: "boolean", default: false },
     reps: { type: "string" },
     only: { type: "string", default: "a,b,c,d,profile" },
+    /** The Chorus build to benchmark (to compare builds): a dist/ folder beside its package.json. */
+    dist: { type: "string" },
   },
 });
 const quick = args.quick!;
 const REPS = Number(args.reps ?? (quick ? 1 : 3));
+/** The 2,000-stream hold is slow to set up: fewer repetitions (each with 5 one-client aborts). */
+const D_REPS = 1;
 const only = new Set(args.only!.split(","));
+const distDir = resolve(args.dist ?? join(root, "dist"));
 /** Run counts: the full bench, or a tenth of it for a quick look while developing. */
 const n = (full: number) => (quick ? Math.max(10, Math.round(full / 10)) : full);
 
@@ -44,6 +49,7 @@ const machine = {
   node: process.version,
   nodeBin: NODE,
   loadavg: loadavg().map((x) => Number(x.toFixed(2))),
+  chorus: distDir,
   pinned: PIN ? `servers on core ${SERVER_CORE}, upstream and driver on core ${LOADGEN_CORE} (taskset)` : "no pinning",
   date: new Date().toISOString(),
 };
@@ -111,9 +117,18 @@ class Proc {
 }
 
 const procs = new Set<Proc>();
-/** Chorus's working directory: empty, so no .env is read and only the settings given count. */
+/**
+ * Chorus runs from a snapshot of dist/ taken at the start (others may rebuild or clean dist/ while
+ * the bench runs), beside links to what it reads relative to itself, in a folder with no .env: only
+ * the settings given below count.
+ */
 const work = mkdtempSync(join(tmpdir(), "chorus-bench-"));
-async function launch(name: string, core: number, argv: string[], env: Record<string, string>, port: number, cwd = root) {
+cpSync(distDir, join(work, "dist"), { recursive: true });
+for (const f of ["package.json", "public", "node_modules"]) {
+  const from = join(distDir, "..", f);
+  if (existsSync(from)) symlinkSync(resolve(from), join(work, f));
+}
+function launch(name: string, core: number, argv: string[], env: Record<string, string>, port: number, cwd = root) {
   const [cmd, rest] = pinned(core, argv);
   // A clean environment: nothing set in this shell (or Chorus's .env, see cwd) changes the servers.
   const child = spawn(cmd, rest, { cwd, env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
@@ -129,7 +144,8 @@ process.on("SIGINT", () => void stopAll().then(() => process.exit(130)));
 const REALISTIC: Partial<Knobs> = { ttftMs: 300, tokens: 50, tokenDelayMs: 5, tailEvery: 0, tailMult: 1, failRate: 0 };
 const ZERO: Partial<Knobs> = { ttftMs: 0, tokens: 20, tokenDelayMs: 0, tailEvery: 0, tailMult: 1, failRate: 0 };
 const TAIL: Partial<Knobs> = { ...REALISTIC, tailEvery: 20, tailMult: 10 };
-const SLOW: Partial<Knobs> = { ttftMs: 100, tokens: 1_000_000, tokenDelayMs: 1000, tailEvery: 0, failRate: 0 };
+/** Streams that stay open: a first token after 500 ms (so each call is mid-stream), then one every 10 s. */
+const SLOW: Partial<Knobs> = { ttftMs: 500, tokens: 1_000_000, tokenDelayMs: 10_000, tailEvery: 0, failRate: 0 };
 /** Normal agent time (TTFT + tokens × delay) × 2. */
 const DEADLINE_MS = 2 * (REALISTIC.ttftMs! + REALISTIC.tokens! * REALISTIC.tokenDelayMs!);
 
@@ -159,17 +175,18 @@ async function startChorus(name: string, extra: Record<string, string> = {}, nod
     RATE_LIMIT_POINTS: "1000000000",
     MAX_CONCURRENT_LLM_CALLS: "100000",
     MAX_QUEUED_RUNS: "100000",
+    MAX_STREAMS_PER_CLIENT: "1000000",
     SHUTDOWN_GRACE_MS: "1000",
     ...extra,
   };
-  const p = await launch(name, SERVER_CORE, [NODE, ...nodeFlags, join(root, "dist/index.js")], env, port, work);
+  const p = launch(name, SERVER_CORE, [NODE, ...nodeFlags, join(work, "dist/index.js")], env, port, work);
   return p.ready("/health");
 }
 
 async function startNaive() {
   const port = await freePort();
   const env = { PORT: String(port), LLM_BASE_URL: `${upstream.url}/v1`, LLM_KEY: "x", LLM_MODEL: "bench", PROMPTS_DIR: join(root, "prompts") };
-  return (await launch("naive", SERVER_CORE, [NODE, join(here, "naive.js")], env, port)).ready("/");
+  return launch("naive", SERVER_CORE, [NODE, join(here, "naive.js")], env, port).ready("/");
 }
 
 // ---------- the driver ----------
@@ -218,6 +235,8 @@ interface LoadRep {
   ideal: number[];
   overhead: number[];
   headers: number[];
+  /** The upstream's own lag behind its plan, worst call per run (part of `overhead` that is not the server's). */
+  upstreamLate: number[];
 }
 
 async function loadRep(server: Proc, concurrency: number, count: number, tagPrefix: string): Promise<LoadRep> {
@@ -232,6 +251,7 @@ async function loadRep(server: Proc, concurrency: number, count: number, tagPref
   const e2e: number[] = [];
   const ideal: number[] = [];
   const overhead: number[] = [];
+  const upstreamLate: number[] = [];
   for (const x of done) {
     const u = stats.runs?.[x.tag];
     e2e.push(x.doneMs!);
@@ -239,6 +259,7 @@ async function loadRep(server: Proc, concurrency: number, count: number, tagPref
     const i = Math.max(...u.agents) + u.summarizer;
     ideal.push(i);
     overhead.push(x.doneMs! - i);
+    upstreamLate.push(u.lateMs);
   }
   return {
     runs: r.runs.length,
@@ -252,6 +273,7 @@ async function loadRep(server: Proc, concurrency: number, count: number, tagPref
     ideal,
     overhead,
     headers: done.map((x) => x.headersMs!),
+    upstreamLate,
   };
 }
 
@@ -271,7 +293,7 @@ const raw: Record<string, unknown> = {};
 const notes: string[] = [];
 
 const fmt = (x: number) =>
-  !Number.isFinite(x) ? "–" : Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2);
+  !Number.isFinite(x) ? "–" : Number.isInteger(x) ? String(x) : Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2);
 const cell = (xs: number[]) => {
   if (!xs.length) return "–";
   const s = [...xs].sort((a, b) => a - b);
@@ -306,12 +328,13 @@ async function loadScenario(key: string, servers: Record<string, Proc>, concurre
   raw[key] = Object.fromEntries(
     Object.entries(reps).map(([s, rs]) => [
       s,
-      rs.map(({ e2e, ideal, overhead, headers, ...rest }) => ({
+      rs.map(({ e2e, ideal, overhead, headers, upstreamLate, ...rest }) => ({
         ...rest,
         e2e: { p50: pct(e2e, 50), p99: pct(e2e, 99) },
         ideal: { p50: pct(ideal, 50), p99: pct(ideal, 99) },
         overhead: { p50: pct(overhead, 50), p99: pct(overhead, 99) },
         headers: { p50: pct(headers, 50), p99: pct(headers, 99) },
+        upstreamLate: { p50: pct(upstreamLate, 50), p99: pct(upstreamLate, 99) },
       })),
     ]),
   );
@@ -333,7 +356,7 @@ async function warm(servers: Proc[]) {
 async function scenarioA(chorus: Proc, naive: Proc) {
   await configure(ZERO);
   const S = "a. zero-latency upstream (20 tokens), c=50";
-  const each = await loadScenario("a", { chorus, naive }, 50, n(2000));
+  const each = await loadScenario("a", { chorus, naive }, 50, n(1000));
   row(S, "throughput", "runs/s", each((r) => r.runsPerS));
   row(S, "server CPU per run", "ms", each((r) => r.serverCpuMsPerRun));
   row(S, "e2e p50", "ms", each((r) => pct(r.e2e, 50)));
@@ -346,10 +369,11 @@ async function scenarioB(chorus: Proc, naive: Proc) {
   let each = await loadScenario("b10", { chorus, naive }, 10, n(100));
   row(S, "overhead p50 (e2e − ideal)", "ms", each((r) => pct(r.overhead, 50)));
   row(S, "overhead p99 (e2e − ideal)", "ms", each((r) => pct(r.overhead, 99)));
+  row(S, "upstream's own lag p50 (in the overhead)", "ms", each((r) => pct(r.upstreamLate, 50)));
   row(S, "time to headers p50", "ms", each((r) => pct(r.headers, 50)));
   row(S, "server CPU per run", "ms", each((r) => r.serverCpuMsPerRun));
   S = "b. realistic upstream, c=200";
-  each = await loadScenario("b200", { chorus, naive }, 200, n(1200));
+  each = await loadScenario("b200", { chorus, naive }, 200, n(600));
   row(S, "throughput", "runs/s", each((r) => r.runsPerS));
   row(S, "e2e p99", "ms", each((r) => pct(r.e2e, 99)));
   row(S, "overhead p99 (e2e − ideal)", "ms", each((r) => pct(r.overhead, 99)));
@@ -383,7 +407,7 @@ function grepDist(s: string): boolean {
     readdirSync(d, { withFileTypes: true }).some((e) =>
       e.isDirectory() ? walk(join(d, e.name)) : e.name.endsWith(".js") && readFileSync(join(d, e.name), "utf8").includes(s),
     );
-  return walk(join(root, "dist"));
+  return walk(join(work, "dist"));
 }
 
 /** Holds `count` streams open, then drops them all: RSS per stream, and how long the aborts take. */
@@ -398,6 +422,7 @@ async function holdRep(server: Proc, count: number, measureRss: boolean) {
   for (const t0 = Date.now(); Date.now() - t0 < 60_000; await sleep(50)) if ((open = (await upstreamStats()).open) >= 3 * count) break;
   if (measureRss) await sleep(1000);
   const rss1 = rssKb(server.pid);
+  const cpu0 = cpuMs(server.pid);
   d.child.send("close");
   const closed = await d.next();
   if (closed.type !== "closed") throw new Error("hold: no close");
@@ -405,15 +430,23 @@ async function holdRep(server: Proc, count: number, measureRss: boolean) {
   let s = await upstreamStats();
   for (const t0 = Date.now(); Date.now() - t0 < 30_000 && s.open > 0; await sleep(25)) s = await upstreamStats();
   const lat = s.abortTimes.map((t) => t - closed.at);
-  return { open, stillOpen: s.open, aborted: s.aborted, rssKbPerStream: (rss1 - rss0) / count, abortLastMs: Math.max(...lat), abortP50Ms: pct(lat, 50) };
+  return {
+    open,
+    stillOpen: s.open,
+    aborted: s.aborted,
+    rssKbPerStream: (rss1 - rss0) / count,
+    abortLastMs: Math.max(...lat),
+    abortP50Ms: pct(lat, 50),
+    abortCpuMsPerStream: (cpuMs(server.pid) - cpu0) / count,
+  };
 }
 
 async function scenarioD() {
   const count = n(2000);
   const S = `d. ${count} streams held open on a slow upstream`;
-  const v = { rss: {} as Values, last: {} as Values, p50: {} as Values, one: {} as Values };
+  const v = { rss: {} as Values, last: {} as Values, p50: {} as Values, cpu: {} as Values, one: {} as Values };
   const detail: Record<string, unknown[]> = {};
-  for (let rep = 0; rep < (quick ? 1 : 2); rep++) {
+  for (let rep = 0; rep < (quick ? 1 : D_REPS); rep++) {
     // Fresh servers, so that the RSS baseline carries nothing from the earlier scenarios.
     const servers = { chorus: await startChorus("chorus"), naive: await startNaive() };
     await warm(Object.values(servers));
@@ -426,6 +459,7 @@ async function scenarioD() {
       (v.rss[label] ??= []).push(all.rssKbPerStream);
       (v.last[label] ??= []).push(all.abortLastMs);
       (v.p50[label] ??= []).push(all.abortP50Ms);
+      (v.cpu[label] ??= []).push(all.abortCpuMsPerStream);
       (v.one[label] ??= []).push(...ones.map((o) => o.abortLastMs));
       if (all.open < 3 * count || all.stillOpen) notes.push(`d (${label}): ${all.open} of ${3 * count} upstream calls were open; ${all.stillOpen} still open 30 s after the clients left.`);
       await p.stop();
@@ -436,15 +470,17 @@ async function scenarioD() {
   row(S, "RSS per open stream", "KB", v.rss);
   row(S, "all clients leave: until the upstream saw every call aborted", "ms", v.last);
   row(S, "all clients leave: median call aborted after", "ms", v.p50);
+  row(S, "all clients leave: server CPU per stream", "ms", v.cpu);
   row(S, "one client leaves: its 3 calls aborted after", "ms", v.one);
 }
 
-async function profile(): Promise<ProfileSummary | undefined> {
+/** Profiles a fresh Chorus (`node --cpu-prof`) under one load, after a warm-up. */
+async function profile(knobs: Partial<Knobs>, concurrency: number, count: number): Promise<ProfileSummary | undefined> {
   const dir = mkdtempSync(join(tmpdir(), "chorus-prof-"));
   const chorus = await startChorus("chorus-profiled", {}, ["--cpu-prof", `--cpu-prof-dir=${dir}`]);
   await warm([chorus]);
-  await configure(ZERO);
-  await drive({ url: chorus.url, concurrency: 50, count: n(2000), tagPrefix: "prof" });
+  await configure(knobs);
+  await drive({ url: chorus.url, concurrency, count, tagPrefix: "prof" });
   await chorus.stop();
   procs.delete(chorus);
   const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));
@@ -452,18 +488,18 @@ async function profile(): Promise<ProfileSummary | undefined> {
     notes.push("profile: Chorus wrote no .cpuprofile (did it exit cleanly on SIGTERM?)");
     return undefined;
   }
-  notes.push(`profile: ${join(dir, file)}`);
-  return summarizeProfile(join(dir, file), root);
+  notes.push(`profile (c=${concurrency}, ${count} runs): ${join(dir, file)}`);
+  return summarizeProfile(join(dir, file), work);
 }
 
 // ---------- main ----------
 
-function markdown(prof: ProfileSummary | undefined): string {
+function markdown(profiles: Record<string, ProfileSummary>): string {
   const m = machine;
   const lines = [
     `# Chorus benchmark (${m.date})`,
     "",
-    `Machine: nproc ${m.nproc}, ${m.cpu}, Node ${m.node}; load average at start ${m.loadavg.join(" ")}; ${m.pinned}.`,
+    `Machine: nproc ${m.nproc}, ${m.cpu}, Node ${m.node}; load average at start ${m.loadavg.join(" ")}; ${m.pinned}. Chorus: ${m.chorus}.`,
     `${REPS} repetition(s) per scenario${quick ? " (quick mode: a tenth of the runs)" : ""}; cells are median (min–max) over repetitions; the ratio compares medians.`,
     "",
     HEADER,
@@ -471,11 +507,11 @@ function markdown(prof: ProfileSummary | undefined): string {
     "",
     ...(notes.length ? ["Notes:", "", ...notes.map((x) => `- ${x}`), ""] : []),
   ];
-  if (prof) {
+  for (const [title, prof] of Object.entries(profiles)) {
     lines.push(
-      "## Profile: Chorus under scenario a (`node --cpu-prof`)",
+      `## Profile: Chorus under ${title} (\`node --cpu-prof\`)`,
       "",
-      `Busy ${fmt(prof.busyMs)} ms, idle ${fmt(prof.idleMs)} ms. Self time by area:`,
+      `Busy ${fmt(prof.busyMs)} ms, idle ${fmt(prof.idleMs)} ms (start-up and warm-up included). Self time by area:`,
       "",
       "| area | self ms | % of busy |",
       "|---|---|---|",
@@ -496,8 +532,8 @@ async function main() {
   const t0 = Date.now();
   console.log(`Chorus bench on Node ${machine.node} (${NODE}); ${machine.pinned}`);
   const upPort = await freePort();
-  upstream = await (await launch("upstream", LOADGEN_CORE, [NODE, join(here, "upstream.js"), "--port", String(upPort)], {}, upPort)).ready("/stats");
-  let prof: ProfileSummary | undefined;
+  upstream = await launch("upstream", LOADGEN_CORE, [NODE, join(here, "upstream.js"), "--port", String(upPort)], {}, upPort).ready("/stats");
+  const profiles: Record<string, ProfileSummary> = {};
   try {
     console.log(HEADER);
     if (only.has("a") || only.has("b") || only.has("c")) {
@@ -512,15 +548,20 @@ async function main() {
       procs.delete(naive);
     }
     if (only.has("d")) await scenarioD();
-    if (only.has("profile")) prof = await profile();
+    if (only.has("profile")) {
+      const a = await profile(ZERO, 50, n(1000));
+      if (a) profiles["scenario a (zero-latency upstream, c=50)"] = a;
+      const b = await profile(REALISTIC, 10, n(100));
+      if (b) profiles["scenario b (realistic upstream, c=10)"] = b;
+    }
   } finally {
     await stopAll();
     rmSync(work, { recursive: true, force: true });
   }
   const outDir = join(root, "bench/results");
   mkdirSync(outDir, { recursive: true });
-  const json = { machine, reps: REPS, quick, elapsedS: (Date.now() - t0) / 1000, rows, notes, raw, profile: prof };
-  const md = markdown(prof);
+  const json = { machine, reps: REPS, quick, elapsedS: (Date.now() - t0) / 1000, rows, notes, raw, profiles };
+  const md = markdown(profiles);
   for (const name of ["latest", `node-${process.versions.node.split(".")[0]}`]) {
     writeFileSync(join(outDir, `${name}.json`), JSON.stringify(json, null, 2));
     writeFileSync(join(outDir, `${name}.md`), md);

@@ -32,6 +32,8 @@ export interface RunStats {
   summarizer?: number;
   summarizerMult?: number;
   failed: number;
+  /** How late this upstream finished its calls against their plan, worst call (ms): its own timer lag. */
+  lateMs: number;
 }
 
 export interface UpstreamStats {
@@ -92,7 +94,7 @@ export function startUpstream(knobs: Knobs, port = 0, host = "127.0.0.1") {
     const { tokens, tokenDelayMs: delay } = knobs;
 
     let run = runs.get(tag);
-    if (!run) runs.set(tag, (run = { agents: [], agentMults: [], failed: 0 }));
+    if (!run) runs.set(tag, (run = { agents: [], agentMults: [], failed: 0, lateMs: 0 }));
     const planned = ttft + (fail ? 0 : tokens * delay);
     if (isSummarizer) {
       run.summarizer = planned;
@@ -155,6 +157,7 @@ export function startUpstream(knobs: Knobs, port = 0, host = "127.0.0.1") {
       }
       res.end("data: [DONE]\n\n");
       counted.completed++;
+      run.lateMs = Math.max(run.lateMs, performance.now() - t0 - planned);
     };
     if (ttft > 0) timer = setTimeout(step, ttft);
     else setImmediate(step);

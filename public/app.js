@@ -1,6 +1,8 @@
 // Chorus web page. POSTs /api/process and reads its SSE stream with fetch + a stream reader
 // (EventSource cannot POST), draws one lane per agent and the summary as tokens arrive, and
 // if the connection drops mid-run resumes once from the last event id it saw.
+// Every message carries the tab's conversation_id, so follow-up questions continue the
+// conversation; its finished turns are listed above the current run until "New conversation".
 // Everything the server says is put in the page with textContent, never as HTML.
 
 const $ = (id) => document.getElementById(id);
@@ -18,15 +20,125 @@ const lanesList = $("lanes");
 const summarySection = $("summary-section");
 const summaryBox = $("summary");
 const statusLine = $("status");
+const threadSection = $("thread-section");
+const threadList = $("thread");
+const newConversationButton = $("new-conversation");
 
 /** The run being shown, or null when idle. */
 let current = null;
 
-/** A fresh message_id per send. randomUUID needs a secure context; http://<LAN address> is not one. */
-function newMessageId() {
-  if (crypto.randomUUID) return `web-${crypto.randomUUID()}`;
+/** A random id. randomUUID needs a secure context; http://<LAN address> is not one. */
+function randomId() {
+  if (crypto.randomUUID) return crypto.randomUUID();
   const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return `web-${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** A fresh message_id per send. */
+const newMessageId = () => `web-${randomId()}`;
+
+// ---- the conversation -----------------------------------------------------------------------
+// {id, turns: [{message_id, message, summary}]}: the turns are the runs that ended `done` (a
+// failed run is not part of the conversation on the server either). Kept in sessionStorage, so
+// a reload keeps the thread and another tab starts its own.
+
+const CONVERSATION_KEY = "chorus.conversation";
+const ID_RULE = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+const newConversation = () => ({ id: `web-conv-${randomId()}`, turns: [] });
+
+function loadConversation() {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(CONVERSATION_KEY) ?? "null");
+    if (typeof saved?.id === "string" && ID_RULE.test(saved.id) && Array.isArray(saved.turns)) {
+      return { id: saved.id, turns: saved.turns.filter((t) => typeof t?.message === "string" && typeof t?.summary === "string") };
+    }
+  } catch {
+    // Storage blocked or garbled: start afresh.
+  }
+  return newConversation();
+}
+
+function saveConversation() {
+  try {
+    sessionStorage.setItem(CONVERSATION_KEY, JSON.stringify(conversation));
+  } catch {
+    // Storage blocked: the conversation still lasts until the page is left.
+  }
+}
+
+let conversation = loadConversation();
+saveConversation();
+/** The message_id of the run shown below the thread: its turn is not listed twice. */
+let shownMessageId = null;
+
+function renderThread() {
+  form.dataset.conversationId = conversation.id;
+  const earlier = conversation.turns.filter((t) => t.message_id !== shownMessageId);
+  threadList.replaceChildren(
+    ...earlier.map((t) => {
+      const li = document.createElement("li");
+      li.className = "turn";
+      const q = document.createElement("p");
+      q.className = "turn-q";
+      const youAsked = document.createElement("span");
+      youAsked.className = "visually-hidden";
+      youAsked.textContent = "You asked: ";
+      q.append(youAsked, t.message);
+      const a = document.createElement("p");
+      a.className = "turn-a";
+      const answer = document.createElement("span");
+      answer.className = "visually-hidden";
+      answer.textContent = "Summary: ";
+      a.append(answer, t.summary);
+      li.append(q, a);
+      return li;
+    }),
+  );
+  threadList.hidden = earlier.length === 0;
+  threadSection.hidden = conversation.turns.length === 0;
+}
+
+/** After a reload, take the server's word for the turns: it may have expired the conversation. */
+async function syncConversation() {
+  if (!conversation.turns.length) return; // nothing to check (and a 404 would log a console error)
+  const id = conversation.id;
+  let turns = null;
+  try {
+    const res = await fetch(`api/conversations/${encodeURIComponent(id)}`, { headers: requestHeaders({}) });
+    if (res.status === 404) turns = [];
+    else if (res.ok) turns = (await res.json())?.turns;
+  } catch {
+    return; // offline: keep what this tab remembers
+  }
+  // Only while the page is as loaded: once a question is sent, this tab's list is newer.
+  if (!Array.isArray(turns) || conversation.id !== id || current || shownMessageId) return;
+  conversation.turns = turns.map((t) => ({ message_id: String(t.message_id), message: String(t.message), summary: String(t.summary) }));
+  saveConversation();
+  renderThread();
+}
+
+/**
+ * "New conversation": a fresh id and an empty thread. The old conversation is also deleted on
+ * the server: its id was made up by this tab and lives only in this tab's storage, so nothing
+ * could continue it anyway, and the user asked to be done with it; deleting spares the server
+ * keeping those questions until CONVERSATION_TTL_S. If the DELETE fails (offline, a key is
+ * needed, already expired) the page does not care: nobody will send that id again.
+ */
+function startNewConversation() {
+  if (current) return;
+  const old = conversation;
+  conversation = newConversation();
+  saveConversation();
+  shownMessageId = null;
+  clearView();
+  delete statusLine.dataset.status;
+  renderThread();
+  setStatus("Started a new conversation.");
+  messageBox.focus();
+  if (old.turns.length) {
+    void fetch(`api/conversations/${encodeURIComponent(old.id)}`, { method: "DELETE", headers: requestHeaders({}) }).catch(() => {});
+  }
 }
 
 /**
@@ -117,6 +229,7 @@ function clearView() {
 
 function setBusy(busy) {
   sendButton.disabled = busy;
+  newConversationButton.disabled = busy;
   stopButton.hidden = !busy;
   form.setAttribute("aria-busy", String(busy));
 }
@@ -248,9 +361,15 @@ function handleEvent(run, ev) {
       summaryBox.setAttribute("aria-busy", "false");
       const ok = data.agents?.ok ?? 0;
       const total = ok + (data.agents?.failed ?? 0);
-      const who = ok === total ? `all ${total} agents answered` : `${ok} of ${total} agents answered`;
+      const who = ok === total && total > 1 ? `all ${total} agents answered` : `${ok} of ${total} agent${total === 1 ? "" : "s"} answered`;
       statusLine.dataset.status = data.status;
       setStatus(`Status: ${data.status} — ${who} · total ${formatMs(data.latency_ms)}`);
+      // This run is now a turn of the conversation (the server records it the same way).
+      if (run.conversationId === conversation.id && !conversation.turns.some((t) => t.message_id === run.messageId)) {
+        conversation.turns.push({ message_id: run.messageId, message: run.message, summary: summaryBox.textContent });
+        saveConversation();
+        renderThread();
+      }
       break;
     }
     case "error":
@@ -282,7 +401,13 @@ async function follow(run, res) {
 
 // ---- HTTP errors before the stream ----------------------------------------------------------
 
-const FIELD_NAMES = { message: "Message", message_id: "Message id", stream_agents: "Stream agent text", agents: "Agents" };
+const FIELD_NAMES = {
+  message: "Message",
+  message_id: "Message id",
+  conversation_id: "Conversation id",
+  stream_agents: "Stream agent text",
+  agents: "Agents",
+};
 
 async function showHttpError(res, title) {
   const body = await res.json().catch(() => null);
@@ -350,6 +475,8 @@ async function send() {
   }
   const run = {
     messageId: newMessageId(),
+    conversationId: conversation.id,
+    message,
     streamAgents: streamBox.checked,
     lastId: 0,
     ended: false,
@@ -357,6 +484,9 @@ async function send() {
     lanes: null,
   };
   current = run;
+  // The earlier turns stay listed above; this run is drawn below them.
+  shownMessageId = run.messageId;
+  renderThread();
   setBusy(true);
   setStatus("Sending…");
   try {
@@ -365,7 +495,12 @@ async function send() {
       res = await fetch("api/process", {
         method: "POST",
         headers: requestHeaders({ "content-type": "application/json" }),
-        body: JSON.stringify({ message, message_id: run.messageId, stream_agents: run.streamAgents }),
+        body: JSON.stringify({
+          message,
+          message_id: run.messageId,
+          conversation_id: run.conversationId,
+          stream_agents: run.streamAgents,
+        }),
       });
     } catch {
       showError("Could not send", "The server could not be reached. Check your connection and try again.");
@@ -428,3 +563,7 @@ messageBox.addEventListener("input", () => {
   }
 });
 stopButton.addEventListener("click", () => void stop());
+newConversationButton.addEventListener("click", startNewConversation);
+
+renderThread();
+void syncConversation();

@@ -2,27 +2,38 @@
 import { Hono } from "hono";
 import pLimit from "p-limit";
 import type { Logger } from "pino";
-import { RateLimiterMemory } from "rate-limiter-flexible";
+import { RateLimiterMemory, RateLimiterRedis } from "rate-limiter-flexible";
 import type { Config } from "./config/env.js";
 import type { Prompts } from "./config/prompts.js";
 import { ApiError } from "./errors.js";
 import type { AppEnv } from "./http/app-env.js";
 import { requireApiKey } from "./http/auth.js";
+import { corsFor, securityHeaders } from "./http/browser-security.js";
 import { clientIp } from "./http/client-key.js";
+import { conversationRoutes } from "./http/conversation-routes.js";
 import { docsRoutes } from "./http/docs-routes.js";
 import { errorBody, onError } from "./http/errors.js";
+import { countRequests, metricsRoutes } from "./http/metrics-routes.js";
 import { isOpenAiPath, openAiNotFound, openAiOnError } from "./http/openai-errors.js";
 import { openAiRoutes } from "./http/openai-routes.js";
 import { processRoutes } from "./http/process-routes.js";
 import { rateLimit } from "./http/rate-limit.js";
+import { cachedFor, llmProbe } from "./http/readiness.js";
+import { requestId } from "./http/request-id.js";
+import { streamsStaySent } from "./http/stream-response.js";
 import { createStreamQuota } from "./http/stream-quota.js";
 import { webPage } from "./http/web-page.js";
 import type { LlmClient } from "./llm/llm-client.js";
 import { createUpstreamBudgets } from "./llm/upstream-budget.js";
 import { fallbackTargets, promptTarget } from "./llm/upstream-target.js";
+import { createMetrics } from "./observability/metrics.js";
 import type { FanOutDeps } from "./run/fan-out.js";
 import { RunRegistry } from "./run/run-registry.js";
+import { withConversations } from "./run/conversation-runner.js";
 import { createRunner, type Runner } from "./run/runner.js";
+import { memoryConversations, redisConversations } from "./store/conversations.js";
+import { connectRedis } from "./store/redis-client.js";
+import { RedisRuns } from "./store/redis-runs.js";
 
 export interface AppDeps {
   config: Config;
@@ -39,16 +50,26 @@ export interface Chorus {
   runner: Runner;
   /** Set on SIGTERM: new work is refused with 503 shutting_down. */
   state: { draining: boolean };
+  /** Waits (up to `ms`) for backing services; false if one is not there yet. */
+  connect(ms: number): Promise<boolean>;
+  /** Closes backing-service connections. */
+  close(): void;
 }
 
 export function createApp({ config, prompts, llm, logger, env = process.env }: AppDeps): Chorus {
   const state = { draining: false };
+  const store = config.REDIS_URL ? connectRedis(config.REDIS_URL, (err) => logger.warn({ err: err.message }, "redis error")) : undefined;
+  const shared = store && new RedisRuns(store.redis, store.sub, config.RUN_RETENTION_S, (what, err) =>
+    logger.warn({ err: (err as Error).message, what }, "redis unavailable"),
+  );
   const registry = new RunRegistry({
     retentionS: config.RUN_RETENTION_S,
     maxRetained: config.MAX_RETAINED_RUNS,
     orphanGraceMs: config.RUN_ORPHAN_GRACE_MS,
+    shared,
   });
   const limit = pLimit(config.MAX_CONCURRENT_LLM_CALLS);
+  const metrics = createMetrics({ prices: config.prices });
   const fanOut: FanOutDeps = {
     llm,
     prompts,
@@ -56,6 +77,8 @@ export function createApp({ config, prompts, llm, logger, env = process.env }: A
     summarizerTargets: [promptTarget(config, prompts.summarizer.settings, "summarizer", env), ...fallbackTargets(config, env)],
     budgets: createUpstreamBudgets(),
     limit,
+    prices: config.prices,
+    onCall: metrics.call,
     settings: {
       agentTimeoutMs: config.AGENT_TIMEOUT_MS,
       summarizerTimeoutMs: config.SUMMARIZER_TIMEOUT_MS,
@@ -65,8 +88,19 @@ export function createApp({ config, prompts, llm, logger, env = process.env }: A
       minAgentsOk: config.MIN_AGENTS_OK,
     },
   };
-  const runner = createRunner(fanOut, registry, logger);
-  const limiter = new RateLimiterMemory({ points: config.RATE_LIMIT_POINTS, duration: config.RATE_LIMIT_WINDOW_S });
+  const conversations = store ? redisConversations(store.redis, config.CONVERSATION_TTL_S) : memoryConversations(config.CONVERSATION_TTL_S);
+  const runner = withConversations(
+    createRunner(fanOut, registry, logger, metrics.runs),
+    conversations,
+    { maxTurns: config.HISTORY_MAX_TURNS, maxChars: config.HISTORY_MAX_CHARS },
+    (err) => logger.warn({ err: (err as Error).message }, "could not record a conversation turn"),
+  );
+  const budget = { points: config.RATE_LIMIT_POINTS, duration: config.RATE_LIMIT_WINDOW_S };
+  // With Redis the budget is shared by every replica; the in-memory insurance limiter takes
+  // over (per replica) while Redis is unreachable.
+  const limiter = store
+    ? new RateLimiterRedis({ ...budget, storeClient: store.redis, keyPrefix: "chorus:rl", insuranceLimiter: new RateLimiterMemory(budget) })
+    : new RateLimiterMemory(budget);
 
   const app = new Hono<AppEnv>();
   const chorusErrors = onError(logger);
@@ -77,15 +111,36 @@ export function createApp({ config, prompts, llm, logger, env = process.env }: A
     isOpenAiPath(c.req.path) ? openAiNotFound(c) : c.json(errorBody("not_found", `no route for ${c.req.method} ${c.req.path}`), 404),
   );
 
+  // Before every route, so that each response is counted, carries X-Request-Id and the security headers.
+  app.use("*", streamsStaySent(), countRequests(metrics), requestId(), securityHeaders());
   app.route("/", webPage());
   app.get("/health", (c) => c.json({ status: "ok" }));
-  app.get("/ready", (c) => {
-    const checks = { prompts: "ok", llm: config.USE_LLM_MOCK ? "ok (mock)" : "ok" };
+  app.route("/", metricsRoutes(metrics, config.METRICS_TOKEN));
+  // Each check answers "ok…" or why not; any other answer makes /ready a 503.
+  const readiness: Record<string, () => Promise<string>> = {
+    prompts: async () => "ok",
+    // Probed at most every 5 s, however often the orchestrator asks.
+    llm: cachedFor(5000, llmProbe(config, [...fanOut.agentTargets.values(), ...fanOut.summarizerTargets])),
+  };
+  if (shared) {
+    readiness.redis = () =>
+      shared.ping().then(
+        () => "ok",
+        (e: Error) => `unreachable: ${e.message}`,
+      );
+  }
+  app.get("/ready", async (c) => {
+    const names = Object.keys(readiness);
+    const answers = await Promise.all(names.map((n) => readiness[n]!()));
+    const checks = Object.fromEntries(names.map((n, i) => [n, answers[i]!]));
     if (state.draining) return c.json({ status: "unready", reason: "shutting_down", checks }, 503);
-    return c.json({ status: "ready", checks });
+    const ok = answers.every((a) => a.startsWith("ok"));
+    return c.json({ status: ok ? "ready" : "unready", checks }, ok ? 200 : 503);
   });
 
   for (const prefix of ["/api/*", "/v1/*"]) {
+    // First: a preflight carries no key and must not be refused.
+    if (config.CORS_ORIGINS.length) app.use(prefix, corsFor(config.CORS_ORIGINS));
     if (config.API_KEYS.length) app.use(prefix, requireApiKey(config.API_KEYS));
     app.use(prefix, async (c, next) => {
       if (state.draining) throw new ApiError(503, "shutting_down", "the server is shutting down", undefined, { "Retry-After": "5" });
@@ -97,7 +152,7 @@ export function createApp({ config, prompts, llm, logger, env = process.env }: A
   app.post("/api/process", limited);
   app.post("/v1/chat/completions", limited);
 
-  const streams = createStreamQuota(config.MAX_STREAMS_PER_CLIENT);
+  const streams = metrics.countStreams(createStreamQuota(config.MAX_STREAMS_PER_CLIENT));
   // Queued calls beyond MAX_QUEUED_RUNS runs' worth of fan-out.
   const overloaded = () => limit.pendingCount >= config.MAX_QUEUED_RUNS * (prompts.agents.length + 1);
   app.route(
@@ -127,6 +182,14 @@ export function createApp({ config, prompts, llm, logger, env = process.env }: A
       overloaded,
     }),
   );
+  app.route("/", conversationRoutes(conversations));
   app.route("/", docsRoutes({ maxMessageChars: config.MAX_MESSAGE_CHARS, agentNames: prompts.agents.map((a) => a.name) }));
-  return { app, registry, runner, state };
+  return {
+    app,
+    registry,
+    runner,
+    state,
+    connect: async (ms) => (store ? store.ready(ms) : true),
+    close: () => shared?.close(),
+  };
 }

@@ -1,5 +1,6 @@
 // The one error vocabulary of Chorus: the contract's codes, used alike by the HTTP layer,
 // the run's events, the log lines and the metric labels.
+import type { CountedUsage } from "./run/usage.js";
 
 /** Why one agent (or the summarizer) call failed. */
 export type CallErrorCode =
@@ -34,6 +35,8 @@ export type RequestErrorCode =
   | "rate_limited"
   | "overloaded"
   | "shutting_down"
+  | "store_unavailable"
+  | "conversation_not_found"
   | "internal_error";
 
 /** A failed upstream call, already classified; its message is safe to show a client. */
@@ -41,6 +44,8 @@ export class CallError extends Error {
   constructor(
     readonly code: CallErrorCode,
     message: string,
+    /** What the call had received before it failed: those tokens were paid for all the same. */
+    readonly received?: { text: string; usage?: CountedUsage },
   ) {
     super(message);
   }

@@ -11,7 +11,9 @@ export interface RunningServer {
   shutdown(graceMs: number): Promise<void>;
 }
 
-export function startServer(chorus: Chorus, host: string | undefined, port: number): Promise<RunningServer> {
+export async function startServer(chorus: Chorus, host: string | undefined, port: number): Promise<RunningServer> {
+  // Serve even if Redis is not up yet: /ready says so, and ioredis keeps reconnecting.
+  await chorus.connect(5000);
   return new Promise((resolve, reject) => {
     const server = serve({ fetch: chorus.app.fetch, hostname: host, port }) as Server;
     // Long SSE responses are never cut: these bound only receiving a request and idle keep-alive sockets.
@@ -34,6 +36,7 @@ export function startServer(chorus: Chorus, host: string | undefined, port: numb
           await new Promise((r) => setTimeout(r, 50));
           server.closeAllConnections();
           await closed;
+          chorus.close();
         },
       });
     });

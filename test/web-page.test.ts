@@ -148,6 +148,115 @@ describe("a run in the browser", () => {
   });
 });
 
+describe("a conversation in the browser", () => {
+  const conversationId = (page: Page) => page.locator("#ask").getAttribute("data-conversation-id");
+  const serverTurns = async (chorus: TestChorus, id: string) => {
+    const res = await fetch(`${chorus.url}/api/conversations/${encodeURIComponent(id)}`);
+    if (res.status === 404) return null;
+    return ((await res.json()) as { turns: { message_id: string; message: string; summary: string; status: string }[] }).turns;
+  };
+  const ask = async (page: Page, question: string) => {
+    await page.getByLabel("Your message").fill(question);
+    await page.getByLabel("Your message").press("Enter");
+  };
+
+  it("continues across questions, lists earlier turns above the run, survives a reload; New conversation starts afresh", async () => {
+    const { page, chorus, problems } = await openPage({ MOCK_TOKEN_DELAY_MS: "20" });
+    const firstId = await conversationId(page);
+    expect(firstId).toMatch(/^web-conv-[0-9a-f-]{36}$/);
+    expect(await page.evaluate(() => JSON.parse(sessionStorage.getItem("chorus.conversation")!).id)).toBe(firstId);
+    expect(await page.locator("#thread-section").isHidden()).toBe(true);
+
+    await ask(page, "Where should I go?");
+    await poll(() => status(page).getAttribute("data-status")).toBe("ok");
+    const firstSummary = await page.locator("#summary").textContent();
+    // The finished turn is the run shown below, not listed twice; the conversation's controls appear.
+    expect(await page.locator("#thread li").count()).toBe(0);
+    expect(await page.getByRole("button", { name: "New conversation" }).isVisible()).toBe(true);
+
+    await ask(page, "And in winter?");
+    // While the second question is being answered, the first turn is listed above it.
+    await page.waitForFunction(
+      () =>
+        document.querySelectorAll("#thread li").length === 1 &&
+        document.querySelectorAll("#lanes li").length === 3 &&
+        !document.getElementById("status")?.dataset.status,
+      undefined,
+      { polling: 20 },
+    );
+    const turn = page.locator("#thread li").first();
+    expect(await turn.locator(".turn-q").textContent()).toBe("You asked: Where should I go?");
+    expect(await turn.locator(".turn-a").textContent()).toBe(`Summary: ${firstSummary}`);
+    await poll(() => status(page).getAttribute("data-status")).toBe("ok");
+    expect(await page.locator("#thread li").count()).toBe(1);
+    const threadBox = (await page.locator("#thread").boundingBox())!;
+    const lanesBox = (await page.locator("#lanes").boundingBox())!;
+    expect(threadBox.y + threadBox.height).toBeLessThanOrEqual(lanesBox.y);
+
+    // The server holds both turns under the page's id, in order.
+    await poll(async () => (await serverTurns(chorus, firstId!))?.map((t) => [t.message, t.status])).toEqual([
+      ["Where should I go?", "ok"],
+      ["And in winter?", "ok"],
+    ]);
+    await page.screenshot({ path: `${OUT}/web-page-conversation.png`, fullPage: true });
+    await page.setViewportSize({ width: 375, height: 900 });
+    const widths = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
+    expect(widths.scroll).toBeLessThanOrEqual(widths.client);
+    await page.screenshot({ path: `${OUT}/web-page-conversation-375.png`, fullPage: true });
+    await page.setViewportSize({ width: 1000, height: 900 });
+
+    // A reload keeps the conversation: same id, both turns listed.
+    await page.reload();
+    expect(await conversationId(page)).toBe(firstId);
+    await poll(() => page.locator("#thread .turn-q").allTextContents()).toEqual(["You asked: Where should I go?", "You asked: And in winter?"]);
+
+    // "New conversation" is reachable with the keyboard from the message box.
+    await page.getByLabel("Your message").focus();
+    for (let i = 0; i < 10 && (await page.evaluate(() => document.activeElement?.id)) !== "new-conversation"; i++) await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("new-conversation");
+    await page.keyboard.press("Enter");
+    const secondId = await conversationId(page);
+    expect(secondId).toMatch(/^web-conv-/);
+    expect(secondId).not.toBe(firstId);
+    expect(await page.evaluate(() => JSON.parse(sessionStorage.getItem("chorus.conversation")!).id)).toBe(secondId);
+    expect(await page.locator("#thread-section").isHidden()).toBe(true);
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe("message");
+    expect(await status(page).textContent()).toBe("Started a new conversation.");
+    // The old conversation is forgotten on the server too.
+    await poll(() => serverTurns(chorus, firstId!)).toBeNull();
+
+    await ask(page, "Somewhere new?");
+    await poll(() => status(page).getAttribute("data-status")).toBe("ok");
+    await poll(async () => (await serverTurns(chorus, secondId!))?.map((t) => t.message)).toEqual(["Somewhere new?"]);
+    expect(await page.locator("#thread li").count()).toBe(0);
+    expect(problems).toEqual([]);
+  });
+
+  it("a failed run is not a turn of the conversation", async () => {
+    const { page, chorus } = await openPage({ MOCK_FAIL_AGENTS: "analyst,critic,explainer", MOCK_TOKEN_DELAY_MS: "10" });
+    await ask(page, "Anything at all");
+    await poll(() => status(page).getAttribute("data-status")).toBe("error");
+    expect(await page.locator("#thread-section").isHidden()).toBe(true);
+    expect(await page.evaluate(() => JSON.parse(sessionStorage.getItem("chorus.conversation")!).turns)).toEqual([]);
+    expect(await serverTurns(chorus, (await conversationId(page))!)).toBeNull();
+  });
+});
+
+describe("stopping a run", () => {
+  it("Stop cancels the run on the server and says so", async () => {
+    const { page, chorus } = await openPage({ MOCK_TOKEN_DELAY_MS: "200" });
+    await page.getByLabel("Your message").fill("A slow one");
+    await page.getByLabel("Your message").press("Enter");
+    await poll(() => lane(page, "analyst").getAttribute("data-state")).toBe("running");
+    await page.getByRole("button", { name: "Stop" }).click();
+    await poll(() => status(page).getAttribute("data-status")).toBe("error");
+    expect(await page.getByRole("alert").textContent()).toContain("The run was stopped before it finished.");
+    expect(await status(page).textContent()).toMatch(/^Status: error \(cancelled\)/);
+    expect(chorus.chorus.registry.inFlight).toBe(0);
+    expect(await page.getByRole("button", { name: "Stop" }).isHidden()).toBe(true);
+  });
+});
+
 describe("errors, as a person reads them", () => {
   it("all agents failing shows the run error and status error", async () => {
     const { page } = await openPage({ MOCK_FAIL_AGENTS: "analyst,critic,explainer", MOCK_TOKEN_DELAY_MS: "10" });

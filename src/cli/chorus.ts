@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `chorus "your question"`: the command-line client. Starts a run with POST /api/process (or
-// follows one with --resume), shows it as it streams, resumes once from the last event id if
+// follows one with --resume; --conversation continues a conversation), shows it as it streams, resumes once from the last event id if
 // the connection drops, and exits 0 on `done`, 1 on a run `error`, 2 when there is no run
 // (a refused request, an unreachable server, bad usage). Node built-ins only.
 import { randomUUID } from "node:crypto";
@@ -12,12 +12,18 @@ const USAGE = `Usage: chorus [options] "your question"
        chorus --resume --id MESSAGE_ID [--last-event-id N]
 
 Asks every Chorus agent, shows each one finish, then streams the summary.
+Follow-up questions: give each one the same --conversation ID, e.g.
+  chorus --conversation trip "Where should I go?"
+  chorus --conversation trip "And in winter?"
 
 Options:
   --url URL           Chorus base URL (default: $CHORUS_URL or http://127.0.0.1:8080)
   --key KEY           API key, sent as a Bearer token (default: $CHORUS_API_KEY)
   --id ID             message_id of the run (default: a new cli-<uuid>)
   --agents a,b        ask only these agents
+  --conversation ID   continue conversation ID (1-128 of A-Z a-z 0-9 _ - . :): the agents
+                      and the summary see its earlier questions and answers; a new ID
+                      starts a new conversation
   --json              print each event as one JSON line {"id","event","data"}
   --resume            follow the existing run --id from its first event
   --last-event-id N   with --resume: only the events after N
@@ -37,6 +43,7 @@ interface Options {
   id: string;
   question: string;
   agents?: string[];
+  conversation?: string;
   json: boolean;
   resume: boolean;
   lastEventId: number;
@@ -53,6 +60,7 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options | "help" 
         key: { type: "string" },
         id: { type: "string" },
         agents: { type: "string" },
+        conversation: { type: "string" },
         json: { type: "boolean", default: false },
         resume: { type: "boolean", default: false },
         "last-event-id": { type: "string" },
@@ -68,6 +76,8 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options | "help" 
   if (v.resume && !v.id) throw new UsageError("--resume needs --id MESSAGE_ID");
   if (v.resume && question) throw new UsageError("--resume follows an existing run: give no question");
   if (!v.resume && !question.trim()) throw new UsageError("give a question, e.g. chorus \"Explain gravity like I am 5\"");
+  if (v.resume && v.conversation !== undefined) throw new UsageError("--conversation starts a run: it does not go with --resume");
+  if (v.conversation !== undefined && !v.conversation) throw new UsageError("--conversation needs an ID, e.g. --conversation trip");
   if (v["last-event-id"] !== undefined && !v.resume) throw new UsageError("--last-event-id goes with --resume");
   const lastEventId = v["last-event-id"] ?? "0";
   if (!/^\d{1,15}$/.test(lastEventId)) throw new UsageError("--last-event-id must be a non-negative integer");
@@ -78,6 +88,7 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options | "help" 
     id: v.id ?? `cli-${randomUUID()}`,
     question,
     ...(agents?.length ? { agents } : {}),
+    ...(v.conversation ? { conversation: v.conversation } : {}),
     json: v.json,
     resume: v.resume,
     lastEventId: Number(lastEventId),
@@ -120,7 +131,12 @@ async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promi
       : fetch(`${o.url}/api/process`, {
           method: "POST",
           headers: { ...auth, "content-type": "application/json" },
-          body: JSON.stringify({ message: o.question, message_id: o.id, ...(o.agents ? { agents: o.agents } : {}) }),
+          body: JSON.stringify({
+            message: o.question,
+            message_id: o.id,
+            ...(o.agents ? { agents: o.agents } : {}),
+            ...(o.conversation ? { conversation_id: o.conversation } : {}),
+          }),
         });
 
   const view: RunView = o.json ? new JsonView(process.stdout) : new HumanView(process.stdout, process.stderr);
@@ -142,8 +158,10 @@ async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promi
         return noRun(`cannot reach ${o.url}: ${cause?.code ?? cause?.message ?? (e as Error).message}`);
       }
       if (!res.ok || !res.body || !isEventStream(res)) return noRun(await describeHttpError(res));
+      let received = 0;
       try {
         for await (const frame of sseFrames(res.body)) {
+          received++;
           const id = Number(frame.id);
           if (Number.isInteger(id) && id > 0) {
             if (id <= lastId) continue;
@@ -162,7 +180,10 @@ async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promi
         }
       } catch {
         // The connection broke mid-stream: resume below.
+        continue;
       }
+      // The server closed the stream cleanly with nothing after our id: the run ended before it.
+      if (received === 0) return noRun(`run ${o.id} has no events after id ${lastId}`);
     }
     return noRun(
       `the connection to ${o.url} dropped twice; the run's outcome is unknown (try --resume --id ${o.id} --last-event-id ${lastId})`,

@@ -79,7 +79,7 @@ export class HumanView implements RunView {
         this.update(d.agent, false, " ", "working");
         break;
       case "agent_done":
-        this.update(d.agent, true, "✓", formatMs(d.latency_ms));
+        this.update(d.agent, true, "✓", `done in ${formatMs(d.latency_ms)}`);
         break;
       case "agent_error": {
         const how = FAILED_AS[d.status] ?? "failed";
@@ -100,7 +100,7 @@ export class HumanView implements RunView {
         this.seal();
         const ok = d.agents?.ok ?? 0;
         const total = ok + (d.agents?.failed ?? 0);
-        const who = ok === total ? `all ${total} agents answered` : `${ok} of ${total} agents answered`;
+        const who = ok === total && total > 1 ? `all ${total} agents answered` : `${ok} of ${total} agent${total === 1 ? "" : "s"} answered`;
         this.out.write(`${this.summaryStarted ? "\n\n" : ""}status: ${d.status} — ${who} · total ${formatMs(d.latency_ms)}\n`);
         break;
       }
@@ -132,7 +132,8 @@ export class HumanView implements RunView {
     const mark = l.finished ? l.mark : this.tty ? SPINNER[this.frame % SPINNER.length]! : " ";
     const text = `${mark} ${l.name.padEnd(this.nameWidth)}  ${l.detail}`;
     // A line that wraps would break the cursor arithmetic of the redraw: cut it to the width.
-    const width = this.tty ? (this.out.columns ?? 80) - 1 : Infinity;
+    // (A pseudo-terminal with no size reports 0 columns.)
+    const width = this.tty ? (this.out.columns || 80) - 1 : Infinity;
     return text.length > width ? `${text.slice(0, width - 1)}…` : text;
   }
 

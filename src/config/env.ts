@@ -1,7 +1,8 @@
 // Parses the environment once, with one zod schema. A bad value stops the process at start with a
 // message that names the variable and the rule; nothing else in the code reads process.env.
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { z } from "zod";
+import { loadPrices, PricesError, type PriceTable } from "./prices.js";
 
 const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
   z.coerce.number().int().min(min).max(max).default(def);
@@ -63,6 +64,16 @@ const schema = z
     TRUST_PROXY: int(0, 0, 32),
     MAX_STREAMS_PER_CLIENT: int(20, 1),
     API_KEYS: list,
+    // A file with one key per line (# starts a comment line); its keys add to API_KEYS.
+    API_KEYS_FILE: z.preprocess(emptyAsUndefined, z.string().optional()),
+    // Browser origins allowed to call /api/* and /v1/* (CORS); empty: CORS off.
+    CORS_ORIGINS: list.pipe(
+      z.array(z.string().regex(/^(\*|https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?|https?:\/\/\[[0-9a-fA-F:.]+\](:\d{1,5})?)$/, 'each must be an origin such as https://app.example.com (no path), or "*"')),
+    ),
+    // When set, GET /metrics needs "Authorization: Bearer <token>".
+    METRICS_TOKEN: z.preprocess(emptyAsUndefined, z.string().min(16, "must be at least 16 characters").optional()),
+    // model → USD per 1M tokens; unset: <PROMPTS_DIR>/prices.json when it exists.
+    PRICES_FILE: z.preprocess(emptyAsUndefined, z.string().optional()),
 
     SSE_HEARTBEAT_MS: int(15_000, 10),
     SSE_WRITE_TIMEOUT_MS: int(30_000, 10),
@@ -70,6 +81,10 @@ const schema = z
     RUN_RETENTION_S: int(300, 0),
     MAX_RETAINED_RUNS: int(1000, 0),
     SHUTDOWN_GRACE_MS: int(30_000, 0),
+    HISTORY_MAX_TURNS: int(10, 0),
+    HISTORY_MAX_CHARS: int(32_000, 0),
+    CONVERSATION_TTL_S: int(86_400, 1),
+    REDIS_URL: z.preprocess(emptyAsUndefined, z.string().regex(/^rediss?:\/\/\S+$/, "must be a redis:// or rediss:// URL").optional()),
   })
   .superRefine((e, ctx) => {
     const key = e.LLM_KEY ?? e.OPENAI_API_KEY;
@@ -93,6 +108,8 @@ export type Env = z.infer<typeof schema>;
 export interface Config extends Omit<Env, "LLM_KEY" | "OPENAI_API_KEY"> {
   /** The upstream key, or a placeholder for servers that need none. Never logged. */
   llmKey: string;
+  /** The price table (PRICES_FILE), when there is one. */
+  prices?: PriceTable;
   host: string | undefined;
   port: number;
 }
@@ -111,7 +128,38 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   const host = rest.HTTP_ADDR.slice(0, i).replace(/^\[(.*)\]$/, "$1") || undefined;
   const port = Number(rest.HTTP_ADDR.slice(i + 1));
   if (port > 65535) throw new ConfigError("invalid configuration:\n  HTTP_ADDR: port must be at most 65535");
-  return { ...rest, llmKey: LLM_KEY ?? OPENAI_API_KEY ?? "not-needed", host, port };
+  const API_KEYS = rest.API_KEYS_FILE ? [...rest.API_KEYS, ...readKeysFile(rest.API_KEYS_FILE)] : rest.API_KEYS;
+  let prices: PriceTable | undefined;
+  try {
+    prices = loadPrices(rest.PRICES_FILE, rest.PROMPTS_DIR);
+  } catch (e) {
+    if (e instanceof PricesError) throw new ConfigError(`invalid configuration:\n  PRICES_FILE: ${e.message}`);
+    throw e;
+  }
+  return { ...rest, API_KEYS, llmKey: LLM_KEY ?? OPENAI_API_KEY ?? "not-needed", host, port, ...(prices ? { prices } : {}) };
+}
+
+/**
+ * API_KEYS_FILE: one key per line; blank lines and lines starting with # are skipped. Errors
+ * name the line, never its content: it may be a key. A file without keys is refused, since it
+ * would silently leave the API open.
+ */
+function readKeysFile(file: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new ConfigError(`invalid configuration:\n  API_KEYS_FILE: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? "error"})`);
+  }
+  const keys: string[] = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const line = raw.trim();
+    if (!line || line.startsWith("#")) return;
+    if (/\s/.test(line)) throw new ConfigError(`invalid configuration:\n  API_KEYS_FILE: line ${i + 1} holds whitespace; one key per line`);
+    keys.push(line);
+  });
+  if (keys.length === 0) throw new ConfigError(`invalid configuration:\n  API_KEYS_FILE: ${file} holds no keys`);
+  return keys;
 }
 
 /** Reads `.env` (variables already set in the environment win), then validates. */

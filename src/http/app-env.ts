@@ -10,5 +10,7 @@ export type AppEnv = {
     clientKey: string;
     /** RateLimit-* headers: a stream writes them itself, since it bypasses Hono's response. */
     rateLimitHeaders: Record<string, string>;
+    /** X-Request-Id: the client's when safe, else generated; on every log line of the runs it starts. */
+    requestId: string;
   };
 };

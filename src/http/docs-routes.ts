@@ -32,18 +32,38 @@ h2{margin-top:2.5rem;border-bottom:1px solid #ddd}
 section{border:1px solid #ddd;border-radius:6px;padding:.5rem 1rem;margin:1rem 0}
 .method{display:inline-block;min-width:4.5rem;font-weight:bold;font-family:monospace}
 code,pre{font-family:ui-monospace,monospace;font-size:13px}
-pre{background:#f6f8fa;padding:.75rem;overflow:auto;border-radius:4px}
+pre{background:#f6f8fa;padding:.75rem;border-radius:4px;white-space:pre-wrap;overflow-wrap:anywhere}
 td,th{text-align:left;vertical-align:top;padding:.2rem .6rem .2rem 0}
 .desc{white-space:pre-wrap}
 `;
+
+interface Media {
+  schema?: { $ref?: string; description?: string };
+  "x-sse-events"?: Record<string, { $ref: string }>;
+}
+
+/** A schema that is only a reference shows as a link to it; anything else as JSON. */
+function schemaView(schema: Media["schema"]): string {
+  const name = schema?.$ref?.replace("#/components/schemas/", "");
+  if (name && Object.keys(schema!).length === 1) return ` → <a href="#schema-${escapeHtml(name)}">${escapeHtml(name)}</a>`;
+  if (schema?.description && Object.keys(schema).length <= 2) return `<p class="desc">${escapeHtml(schema.description)}</p>`;
+  return jsonBlock(schema);
+}
+
+function mediaView(type: string, media: Media): string {
+  const events = Object.entries(media["x-sse-events"] ?? {}).map(
+    ([event, r]) => `<li><code>${escapeHtml(event)}</code>${schemaView(r)}</li>`,
+  );
+  return `<div><code>${escapeHtml(type)}</code>${schemaView(media.schema)}${events.length ? `<ul>${events.join("")}</ul>` : ""}</div>`;
+}
 
 interface Operation {
   summary?: string;
   description?: string;
   security?: unknown[];
   parameters?: { name: string; in: string; required?: boolean; description?: string; schema?: unknown }[];
-  requestBody?: { content: Record<string, { schema: unknown }> };
-  responses: Record<string, { description: string; content?: Record<string, { schema?: unknown }> }>;
+  requestBody?: { content: Record<string, Media> };
+  responses: Record<string, { description: string; content?: Record<string, Media> }>;
 }
 
 function renderOperation(path: string, method: string, op: Operation): string {
@@ -63,12 +83,12 @@ function renderOperation(path: string, method: string, op: Operation): string {
   }
   if (op.requestBody) {
     for (const [type, media] of Object.entries(op.requestBody.content)) {
-      parts.push(`<h4>Request body <code>${escapeHtml(type)}</code></h4>${jsonBlock(media.schema)}`);
+      parts.push(`<h4>Request body</h4>${mediaView(type, media)}`);
     }
   }
   const rows = Object.entries(op.responses).map(([status, r]) => {
     const content = Object.entries(r.content ?? {})
-      .map(([type, media]) => `<div><code>${escapeHtml(type)}</code>${jsonBlock(media)}</div>`)
+      .map(([type, media]) => mediaView(type, media))
       .join("");
     return `<tr><td><code>${escapeHtml(status)}</code></td><td>${escapeHtml(r.description)}${content}</td></tr>`;
   });
@@ -77,8 +97,13 @@ function renderOperation(path: string, method: string, op: Operation): string {
 }
 
 export function renderDocsPage(doc: OpenApiDocument): string {
-  const operations = Object.entries(doc.paths).flatMap(([path, item]) =>
-    Object.entries(item as Record<string, Operation>).map(([method, op]) => renderOperation(path, method, op)),
+  const entries = Object.entries(doc.paths).flatMap(([path, item]) =>
+    Object.entries(item as Record<string, Operation>).map(([method, op]) => ({ path, method, op })),
+  );
+  const operations = entries.map(({ path, method, op }) => renderOperation(path, method, op));
+  const toc = entries.map(
+    ({ path, method, op }) =>
+      `<li><a href="#${escapeHtml(`${method}-${path}`)}"><span class="method">${method.toUpperCase()}</span><code>${escapeHtml(path)}</code></a> ${escapeHtml(op.summary ?? "")}</li>`,
   );
   const schemas = Object.entries(doc.components.schemas).map(
     ([name, schema]) => `<section id="schema-${escapeHtml(name)}"><h3>${escapeHtml(name)}</h3>${jsonBlock(schema)}</section>`,
@@ -96,6 +121,7 @@ export function renderDocsPage(doc: OpenApiDocument): string {
 <p class="desc">${escapeHtml(doc.info.description)}</p>
 <p>Machine-readable: <a href="/openapi.json">/openapi.json</a> (OpenAPI ${escapeHtml(doc.openapi)}).</p>
 <h2>Routes</h2>
+<ul>${toc.join("\n")}</ul>
 ${operations.join("\n")}
 <h2>Schemas</h2>
 ${schemas.join("\n")}

@@ -21,7 +21,7 @@ export function onError(logger: Logger) {
       for (const [k, v] of Object.entries(err.headers ?? {})) c.header(k, v);
       return c.json(errorBody(err.code, err.message, err.details), err.status as 400);
     }
-    logger.error({ err, path: c.req.path }, "unhandled error");
+    logger.error({ err, path: c.req.path, request_id: c.get("requestId") }, "unhandled error");
     return c.json(errorBody("internal_error", "internal server error"), 500);
   };
 }

@@ -31,7 +31,7 @@ export function openAiOnError(logger: Logger) {
       for (const [k, v] of Object.entries(err.headers ?? {})) c.header(k, v);
       return c.json(openAiErrorBody(err.status, err.code, err.message, paramOf(err)), err.status as 400);
     }
-    logger.error({ err, path: c.req.path }, "unhandled error");
+    logger.error({ err, path: c.req.path, request_id: c.get("requestId") }, "unhandled error");
     return c.json(openAiErrorBody(500, "internal_error", "internal server error"), 500);
   };
 }

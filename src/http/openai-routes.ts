@@ -8,13 +8,14 @@ import { bodyLimit } from "hono/body-limit";
 import { ApiError } from "../errors.js";
 import type { Usage } from "../llm/llm-client.js";
 import type { RunEvent } from "../run/event-log.js";
-import type { Run, RunRegistry } from "../run/run-registry.js";
+import type { RunHandle, RunRegistry } from "../run/run-registry.js";
 import type { Runner } from "../run/runner.js";
 import type { AppEnv } from "./app-env.js";
 import { invalidRequest } from "./errors.js";
 import { openAiErrorBody, runErrorStatus } from "./openai-errors.js";
 import { CHORUS_MODEL, chatCompletionRequestSchema, toRunInput } from "./openai-schemas.js";
 import { readJson } from "./process-routes.js";
+import { headersSoFar } from "./stream-response.js";
 import { writeSse, type SseSource } from "./sse-writer.js";
 import type { StreamQuota } from "./stream-quota.js";
 
@@ -53,7 +54,7 @@ const frame = (body: unknown) => `data: ${JSON.stringify(body)}\n\n`;
  * finish_reason "stop", the usage chunk if asked, then [DONE]. A failed run ends with an error
  * object chunk and no [DONE], which the openai SDK raises as an APIError.
  */
-function completionChunks(run: Run, id: string, created: number, includeUsage: boolean): SseSource {
+function completionChunks(run: RunHandle, id: string, created: number, includeUsage: boolean): SseSource {
   // With include_usage OpenAI sends `usage: null` on every chunk but the usage one.
   const chunk = (delta: object, finish: "stop" | null = null) =>
     frame({
@@ -118,8 +119,11 @@ export function openAiRoutes(deps: OpenAiRoutesDeps) {
       const id = `chatcmpl-${randomBytes(18).toString("base64url")}`;
       const created = Math.floor(Date.now() / 1000);
       const closeQuota = deps.streams.open(c.get("clientKey"));
-      // A fresh id never joins nor conflicts with another run, so start does not throw here.
-      const { run } = deps.runner.start({ messageId: id, ...toRunInput(req), streamAgents: false });
+      // A fresh id never joins nor conflicts with another run; start fails only when Redis is down.
+      const { run } = await deps.runner.start({ messageId: id, ...toRunInput(req), streamAgents: false, requestId: c.get("requestId") }).catch((e) => {
+        closeQuota();
+        throw e;
+      });
       // Counted as a follower at once: when this client leaves, the registry cancels the run.
       const followed = deps.registry.follow(run);
       const release = () => {
@@ -132,7 +136,7 @@ export function openAiRoutes(deps: OpenAiRoutesDeps) {
           await writeSse(c.env.outgoing, completionChunks(run, id, created, req.stream_options?.include_usage === true), {
             heartbeatMs: deps.heartbeatMs,
             writeTimeoutMs: deps.writeTimeoutMs,
-            headers: { ...(c.get("rateLimitHeaders") ?? {}), [RUN_ID_HEADER]: id },
+            headers: { ...headersSoFar(c), [RUN_ID_HEADER]: id }, // with RateLimit-*, X-Request-Id, CORS
           });
         } finally {
           release();

@@ -31,7 +31,15 @@ function jsonSchema(schema: z.ZodType, io: "input" | "output" = "output"): JsonS
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
 // --- Shapes of responses and SSE events, for the document only. ---
-const usage = z.object({ prompt_tokens: z.int(), completion_tokens: z.int(), total_tokens: z.int() });
+const usage = z
+  .object({
+    prompt_tokens: z.int(),
+    completion_tokens: z.int(),
+    total_tokens: z.int(),
+    estimated: z.literal(true).optional().meta({ description: "Part of the figure is estimated (~4 characters a token): the upstream sent no count." }),
+  })
+  .meta({ description: "The upstream's count when it sent one, else an estimate of what was received." });
+const costUsd = z.number().meta({ description: "Estimated cost in USD, when a price table (PRICES_FILE) prices the model." });
 const callError = z.object({ code: z.string(), message: z.string() });
 
 const sseEvents = {
@@ -39,7 +47,7 @@ const sseEvents = {
   agent_start: z.object({ agent: z.string() }).meta({ description: "An agent's upstream call begins." }),
   agent_delta: z.object({ agent: z.string(), delta: z.string() }).meta({ description: "Only with stream_agents: true." }),
   agent_done: z
-    .object({ agent: z.string(), status: z.literal("ok"), output: z.string(), latency_ms: z.int(), usage: usage.optional() })
+    .object({ agent: z.string(), status: z.literal("ok"), output: z.string(), latency_ms: z.int(), usage: usage.optional(), cost_usd: costUsd.optional() })
     .meta({ description: "An agent succeeded." }),
   agent_error: z
     .object({
@@ -49,6 +57,8 @@ const sseEvents = {
         description: "code: upstream_error, rate_limited, timeout, bad_response, cancelled or fixture_missing.",
       }),
       latency_ms: z.int(),
+      usage: usage.optional().meta({ description: "What the call consumed before it failed, when any token arrived." }),
+      cost_usd: costUsd.optional(),
     })
     .meta({ description: "An agent failed." }),
   summary_delta: z.object({ delta: z.string() }).meta({ description: "Each summarizer token, as the upstream produces it." }),
@@ -58,7 +68,8 @@ const sseEvents = {
       status: z.enum(["ok", "partial"]),
       agents: z.object({ ok: z.int(), failed: z.int() }),
       summary: z.string(),
-      usage: usage.optional(),
+      usage: usage.optional().meta({ description: "Every call of the run, failed and cancelled ones included." }),
+      cost_usd: costUsd.optional(),
       latency_ms: z.int(),
     })
     .meta({ description: "Last event of a successful run; partial when some agent failed." }),
@@ -243,7 +254,11 @@ export function openApiDocument(opts: OpenApiOptions) {
       get: {
         tags: ["operations"],
         summary: "Prometheus metrics, names prefixed chorus_",
-        responses: { "200": { description: "Prometheus text format.", content: { "text/plain": { schema: { type: "string" } } } } },
+        description: "With METRICS_TOKEN set, only for `Authorization: Bearer <METRICS_TOKEN>`.",
+        responses: {
+          "200": { description: "Prometheus text format.", content: { "text/plain": { schema: { type: "string" } } } },
+          "401": chorusError("unauthorized: METRICS_TOKEN is set and the request has no valid Bearer token."),
+        },
       },
     },
     "/v1/models": {

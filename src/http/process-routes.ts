@@ -3,11 +3,12 @@ import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import { Hono, type Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { ApiError } from "../errors.js";
-import type { Run, RunRegistry } from "../run/run-registry.js";
+import type { RunHandle, RunRegistry } from "../run/run-registry.js";
 import type { Runner } from "../run/runner.js";
 import type { StreamQuota } from "./stream-quota.js";
 import { invalidRequest } from "./errors.js";
 import { lastEventIdSchema, processRequestSchema } from "./request-schemas.js";
+import { headersSoFar } from "./stream-response.js";
 import { eventFrames, writeSse } from "./sse-writer.js";
 import type { AppEnv } from "./app-env.js";
 
@@ -47,13 +48,13 @@ export function processRoutes(deps: ProcessRoutesDeps) {
   const app = new Hono<AppEnv>();
 
   /** Streams `run` from after `afterId` to this client, counting it as a follower. */
-  const stream = async (c: Context<AppEnv>, run: Run, afterId: number, closeQuota: () => void) => {
+  const stream = async (c: Context<AppEnv>, run: RunHandle, afterId: number, closeQuota: () => void) => {
     const release = deps.registry.follow(run);
     try {
       await writeSse(c.env.outgoing, eventFrames(run.log, afterId), {
         heartbeatMs: deps.heartbeatMs,
         writeTimeoutMs: deps.writeTimeoutMs,
-        headers: c.get("rateLimitHeaders") ?? {},
+        headers: headersSoFar(c), // RateLimit-*, X-Request-Id, CORS
       });
     } finally {
       release();
@@ -83,11 +84,13 @@ export function processRoutes(deps: ProcessRoutesDeps) {
             "Retry-After": "1",
           });
         }
-        const { run } = deps.runner.start({
+        const { run } = await deps.runner.start({
           messageId: req.message_id,
           message: req.message,
           agents: req.agents,
           streamAgents: req.stream_agents,
+          conversationId: req.conversation_id,
+          requestId: c.get("requestId"),
         });
         return stream(c, run, 0, closeQuota);
       } catch (err) {
@@ -101,13 +104,13 @@ export function processRoutes(deps: ProcessRoutesDeps) {
     const raw = c.req.header("last-event-id") ?? c.req.query("last_event_id") ?? "0";
     const afterId = lastEventIdSchema.safeParse(raw.trim());
     if (!afterId.success) throw invalidRequest(afterId.error);
-    const run = deps.registry.get(c.req.param("message_id"));
+    const run = await deps.registry.open(c.req.param("message_id"));
     if (!run) throw new ApiError(404, "run_not_found", "no such run, or it has expired");
     return stream(c, run, afterId.data, deps.streams.open(c.get("clientKey")));
   });
 
-  app.delete("/api/process/:message_id", (c) => {
-    deps.registry.cancel(c.req.param("message_id"));
+  app.delete("/api/process/:message_id", async (c) => {
+    await deps.registry.cancel(c.req.param("message_id"));
     return c.json({ message_id: c.req.param("message_id"), status: "cancelling" }, 202);
   });
 

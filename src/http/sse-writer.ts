@@ -2,14 +2,14 @@
 // backpressure is real: a write that the socket does not take waits for 'drain', and a
 // client that reads nothing for SSE_WRITE_TIMEOUT_MS is disconnected.
 import type { ServerResponse } from "node:http";
-import type { EventLog } from "../run/event-log.js";
+import type { Followable } from "../run/event-log.js";
 
 /** Text to write, produced until the source ends or `gone` (the client left) aborts. */
 export type SseSource = (gone: AbortSignal) => AsyncIterable<string>;
 
 /** A run's events from after `afterId`, each batch joined into one write. */
 export const eventFrames =
-  (log: EventLog, afterId: number): SseSource =>
+  (log: Followable, afterId: number): SseSource =>
   async function* (gone) {
     for await (const batch of log.follow(afterId, gone)) {
       yield batch.length === 1 ? batch[0]!.frame : batch.map((e) => e.frame).join("");

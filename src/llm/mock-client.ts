@@ -45,7 +45,9 @@ function lastUserMessage(req: ChatRequest): string {
 export function mockAnswer(req: ChatRequest): string {
   const message = lastUserMessage(req);
   const h = hash(`${req.caller}\u0000${message}`);
-  const topic = message.replace(/\s+/g, " ").trim().slice(0, 60);
+  // The summarizer's user message quotes the question under "## Question".
+  const question = /^## Question\n\n([\s\S]*?)\n\n## /.exec(message)?.[1] ?? message;
+  const topic = question.replace(/\s+/g, " ").trim().slice(0, 60);
   if (req.caller === "summarizer") {
     const answered = [...message.matchAll(/^### (\S+) \(answered\)/gm)].map((m) => m[1]);
     return `Combining the views of ${answered.join(", ") || "no agent"}: ${BODIES[h % BODIES.length]}. In one line, on "${topic}": start simple, then add the detail that matters.`;

@@ -8,9 +8,16 @@ export interface RunEvent {
   frame: string;
 }
 
-export class EventLog {
+/** Anything a client can follow: a local log, or a run held by another instance. */
+export interface Followable {
+  follow(afterId: number, signal: AbortSignal): AsyncGenerator<RunEvent[]>;
+}
+
+export class EventLog implements Followable {
   readonly events: RunEvent[] = [];
   ended = false;
+  /** Sees every event as it is appended (mirroring to Redis). */
+  onAppend: ((ev: RunEvent) => void) | undefined;
   private waiters: (() => void)[] = [];
 
   append(event: string, data: unknown): RunEvent {
@@ -18,6 +25,7 @@ export class EventLog {
     const id = this.events.length + 1;
     const ev = { id, event, data, frame: `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n` };
     this.events.push(ev);
+    this.onAppend?.(ev);
     this.wake();
     return ev;
   }

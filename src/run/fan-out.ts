@@ -2,12 +2,14 @@
 // stream the summarizer's answer over the survivors. Knows nothing of HTTP: it only emits
 // the contract's events into a sink (the run's event log).
 import type { LimitFunction } from "p-limit";
+import { costUsd, roundUsd, type PriceTable } from "../config/prices.js";
 import type { Prompt, Prompts } from "../config/prompts.js";
 import { CallError, type CallErrorCode, type RunErrorCode } from "../errors.js";
 import type { ChatMessage, LlmClient, Usage } from "../llm/llm-client.js";
 import type { UpstreamBudgets } from "../llm/upstream-budget.js";
 import type { UpstreamTarget } from "../llm/upstream-target.js";
 import { summarizerUserMessage } from "./summarizer-prompt.js";
+import { addUsage, countUsage, type CountedUsage } from "./usage.js";
 
 export interface FanOutSettings {
   /** Whole-call cap (a prompt's timeout_ms overrides it per agent). */
@@ -32,6 +34,21 @@ export interface FanOutDeps {
   /** Bounds upstream calls across all runs (MAX_CONCURRENT_LLM_CALLS). */
   limit: LimitFunction;
   settings: FanOutSettings;
+  /** model → USD per 1M tokens; without it no cost_usd is reported. */
+  prices?: PriceTable;
+  /** Told once per upstream call as it ends (agents, summarizer, fallbacks): for metrics. */
+  onCall?: (call: CallRecord) => void;
+}
+
+/** One upstream call as it ended. */
+export interface CallRecord {
+  /** The agent's name, or "summarizer". */
+  caller: string;
+  model: string;
+  outcome: "ok" | CallErrorCode;
+  latency_ms: number;
+  first_token_ms?: number;
+  usage?: CountedUsage;
 }
 
 export interface FanOutInput {
@@ -48,15 +65,27 @@ export interface FanOutInput {
 export type Emit = (event: string, data: unknown) => void;
 
 export type AgentResult =
-  | { agent: string; status: "ok"; output: string; latency_ms: number; usage?: Usage }
-  | { agent: string; status: "error" | "timeout" | "cancelled"; code: CallErrorCode; message: string; latency_ms: number };
+  | { agent: string; status: "ok"; output: string; latency_ms: number; usage?: CountedUsage; cost_usd?: number }
+  | {
+      agent: string;
+      status: "error" | "timeout" | "cancelled";
+      code: CallErrorCode;
+      message: string;
+      latency_ms: number;
+      /** What the call consumed before it failed, when anything arrived. */
+      usage?: CountedUsage;
+    };
 
 export interface RunOutcome {
   status: "ok" | "partial" | "error";
   code?: RunErrorCode;
   agents: AgentResult[];
   /** Absent when no summarizer call was made. */
-  summarizer?: { ok: boolean; code?: CallErrorCode; model: string; latency_ms: number; first_token_ms?: number; usage?: Usage };
+  summarizer?: { ok: boolean; code?: CallErrorCode; model: string; latency_ms: number; first_token_ms?: number; usage?: CountedUsage };
+  /** Everything the run consumed, failed and cancelled calls included. */
+  usage?: CountedUsage;
+  /** The cost of `usage`, when every call's model has a price. */
+  cost_usd?: number;
   latency_ms: number;
 }
 
@@ -68,16 +97,6 @@ export class RunAbort extends Error {
 }
 
 const since = (t0: number) => Math.round(performance.now() - t0);
-
-function addUsage(a: Usage | undefined, b: Usage | undefined): Usage | undefined {
-  if (!b) return a;
-  if (!a) return { ...b };
-  return {
-    prompt_tokens: a.prompt_tokens + b.prompt_tokens,
-    completion_tokens: a.completion_tokens + b.completion_tokens,
-    total_tokens: a.total_tokens + b.total_tokens,
-  };
-}
 
 interface Call {
   caller: string;
@@ -95,10 +114,20 @@ interface Call {
  * One guarded upstream call. Its clock starts at once: waiting for the endpoint's request
  * budget counts, waiting for a concurrency slot does not. Guards: the whole-call cap, time to
  * first token, and silence between tokens, so a long healthy answer is never cut while a dead
- * connection is noticed in seconds. Throws CallError.
+ * connection is noticed in seconds. Throws CallError, carrying what was received before the failure.
  */
-async function guardedCall(deps: FanOutDeps, call: Call): Promise<{ text: string; usage?: Usage }> {
+async function guardedCall(deps: FanOutDeps, call: Call): Promise<{ text: string; usage?: CountedUsage }> {
   const { settings } = deps;
+  const t0 = performance.now();
+  // Out here, not in the slot's closure: a failed call's text and usage are still counted.
+  let text = "";
+  let upstreamUsage: Usage | undefined;
+  let firstTokenMs: number | undefined;
+  const report = (outcome: CallRecord["outcome"]) => {
+    const usage = countUsage(call.messages, text, upstreamUsage);
+    deps.onCall?.({ caller: call.caller, model: call.target.model, outcome, latency_ms: since(t0), first_token_ms: firstTokenMs, usage });
+    return usage;
+  };
   const guard = new AbortController();
   const trip = (message: string) => guard.abort(new CallError("timeout", message));
   const cap = setTimeout(() => trip(`no complete answer within ${call.timeoutMs} ms`), call.timeoutMs);
@@ -114,11 +143,9 @@ async function guardedCall(deps: FanOutDeps, call: Call): Promise<{ text: string
   };
   try {
     await deps.budgets.acquire(call.target, signal);
-    return await deps.limit(async () => {
+    await deps.limit(async () => {
       if (signal.aborted) throw signal.reason;
       watchdog = setTimeout(() => trip(`no first token within ${settings.firstTokenTimeoutMs} ms`), settings.firstTokenTimeoutMs);
-      let text = "";
-      let usage: Usage | undefined;
       const stream = deps.llm.stream({
         caller: call.caller,
         model: call.target.model,
@@ -134,21 +161,24 @@ async function guardedCall(deps: FanOutDeps, call: Call): Promise<{ text: string
           if (started) watchdog.refresh(); // re-arm, not re-create: this runs once per token
           else {
             started = true;
+            firstTokenMs = since(t0);
             clearTimeout(watchdog);
             watchdog = setTimeout(() => trip(`no token for ${settings.stallTimeoutMs} ms`), settings.stallTimeoutMs);
           }
           text += chunk.text;
           call.onDelta(chunk.text);
-        } else usage = chunk.usage;
+        } else upstreamUsage = chunk.usage;
       }
-      return { text, usage };
     });
   } catch (err) {
-    throw failure(err);
+    const e = failure(err);
+    // A fresh error: `e` may be shared (the fan-out deadline's reason cuts several calls).
+    throw new CallError(e.code, e.message, { text, usage: report(e.code) });
   } finally {
     clearTimeout(cap);
     clearTimeout(watchdog);
   }
+  return { text, usage: report("ok") };
 }
 
 function agentStatus(code: CallErrorCode): "timeout" | "cancelled" | "error" {
@@ -160,9 +190,21 @@ export async function runFanOut(deps: FanOutDeps, input: FanOutInput, emit: Emit
   const t0 = performance.now();
   const { settings } = deps;
   let summarizerOutcome: RunOutcome["summarizer"];
+  // Everything the run consumed, failed calls included: those tokens were paid for too.
+  let spent: CountedUsage | undefined;
+  let cost: number | undefined = 0;
+  /** Adds one call's usage to the run's; returns its cost when its model has a price. */
+  const charge = (model: string, usage: CountedUsage | undefined): number | undefined => {
+    if (!usage) return undefined;
+    spent = addUsage(spent, usage);
+    const c = costUsd(deps.prices, model, usage);
+    cost = c === undefined || cost === undefined ? undefined : cost + c;
+    return c;
+  };
+  const bill = () => (spent ? { usage: spent, ...(cost !== undefined ? { cost_usd: roundUsd(cost) } : {}) } : {});
   const fail = (code: RunErrorCode, message: string, agents: AgentResult[], extra: object = {}): RunOutcome => {
     emit("error", { code, message, ...extra });
-    return { status: "error", code, agents, summarizer: summarizerOutcome, latency_ms: since(t0) };
+    return { status: "error", code, agents, summarizer: summarizerOutcome, ...bill(), latency_ms: since(t0) };
   };
   const abortCode = () => (input.signal.reason instanceof RunAbort ? input.signal.reason.code : "cancelled");
   const history = input.history ?? [];
@@ -186,11 +228,12 @@ export async function runFanOut(deps: FanOutDeps, input: FanOutInput, emit: Emit
 
   const runAgent = async (agent: Prompt): Promise<AgentResult> => {
     const a0 = performance.now();
+    const target = deps.agentTargets.get(agent.name)!;
     emit("agent_start", { agent: agent.name });
     try {
       const { text, usage } = await guardedCall(deps, {
         caller: agent.name,
-        target: deps.agentTargets.get(agent.name)!,
+        target,
         prompt: agent,
         messages: [{ role: "system", content: agent.system }, ...history, { role: "user", content: input.message }],
         timeoutMs: agent.settings.timeout_ms ?? settings.agentTimeoutMs,
@@ -200,6 +243,8 @@ export async function runFanOut(deps: FanOutDeps, input: FanOutInput, emit: Emit
       });
       const result: AgentResult = { agent: agent.name, status: "ok", output: text, latency_ms: since(a0) };
       if (usage) result.usage = usage;
+      const cost_usd = charge(target.model, usage);
+      if (cost_usd !== undefined) result.cost_usd = cost_usd;
       emit("agent_done", result);
       okCount++;
       maybeCut();
@@ -208,8 +253,17 @@ export async function runFanOut(deps: FanOutDeps, input: FanOutInput, emit: Emit
       const e = err as CallError;
       const status = agentStatus(e.code);
       const latency_ms = since(a0);
-      emit("agent_error", { agent: agent.name, status, error: { code: e.code, message: e.message }, latency_ms });
-      return { agent: agent.name, status, code: e.code, message: e.message, latency_ms };
+      const usage = e.received?.usage;
+      const cost_usd = charge(target.model, usage);
+      emit("agent_error", {
+        agent: agent.name,
+        status,
+        error: { code: e.code, message: e.message },
+        latency_ms,
+        ...(usage ? { usage } : {}),
+        ...(cost_usd !== undefined ? { cost_usd } : {}),
+      });
+      return { agent: agent.name, status, code: e.code, message: e.message, latency_ms, ...(usage ? { usage } : {}) };
     }
   };
 
@@ -250,10 +304,13 @@ export async function runFanOut(deps: FanOutDeps, input: FanOutInput, emit: Emit
         },
       });
       summarizerOutcome = { ok: true, model: target.model, latency_ms: since(s0), first_token_ms: firstToken, usage: summary.usage };
+      charge(target.model, summary.usage);
       break;
     } catch (err) {
       lastError = err as CallError;
-      summarizerOutcome = { ok: false, code: lastError.code, model: target.model, latency_ms: since(s0), first_token_ms: firstToken };
+      const usage = lastError.received?.usage;
+      charge(target.model, usage);
+      summarizerOutcome = { ok: false, code: lastError.code, model: target.model, latency_ms: since(s0), first_token_ms: firstToken, usage };
       if (input.signal.aborted) return fail(abortCode(), (input.signal.reason as Error).message, results);
       if (firstToken !== undefined) break;
     }
@@ -265,15 +322,14 @@ export async function runFanOut(deps: FanOutDeps, input: FanOutInput, emit: Emit
   }
 
   const status = ok.length === results.length ? "ok" : "partial";
-  const usage = [...ok.map((r) => (r.status === "ok" ? r.usage : undefined)), summary.usage].reduce(addUsage, undefined);
   const latency_ms = since(t0);
   emit("done", {
     message_id: input.messageId,
     status,
     agents: { ok: ok.length, failed: results.length - ok.length },
     summary: summary.text,
-    ...(usage ? { usage } : {}),
+    ...bill(),
     latency_ms,
   });
-  return { status, agents: results, summarizer: summarizerOutcome, latency_ms };
+  return { status, agents: results, summarizer: summarizerOutcome, ...bill(), latency_ms };
 }

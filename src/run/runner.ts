@@ -2,8 +2,8 @@
 // line per run. The HTTP routes (process, OpenAI-compatible) call only `start`.
 import type { Logger } from "pino";
 import type { ChatMessage } from "../llm/llm-client.js";
-import { runFanOut, type FanOutDeps } from "./fan-out.js";
-import type { Run, RunRegistry } from "./run-registry.js";
+import { runFanOut, type FanOutDeps, type RunOutcome } from "./fan-out.js";
+import type { Run, RunHandle, RunRegistry } from "./run-registry.js";
 
 export interface RunRequest {
   messageId: string;
@@ -12,25 +12,38 @@ export interface RunRequest {
   agents?: string[];
   streamAgents: boolean;
   history?: ChatMessage[];
+  /** Continue this conversation (see conversation-runner.ts). */
+  conversationId?: string;
+  /** The X-Request-Id of the request that started the run: on each of the run's log lines. */
+  requestId?: string;
+}
+
+/** Told when runs start and end: the metrics. */
+export interface RunObserver {
+  started(): void;
+  /** `undefined` when the run crashed. */
+  finished(outcome: RunOutcome | undefined): void;
 }
 
 export interface Runner {
   /** Starts the run, or joins the one in flight with the same id and message (409 otherwise). */
-  start(req: RunRequest): { run: Run; joined: boolean };
+  start(req: RunRequest): Promise<{ run: RunHandle; joined: boolean }>;
 }
 
-export function createRunner(fanOut: FanOutDeps, registry: RunRegistry, logger: Logger): Runner {
+export function createRunner(fanOut: FanOutDeps, registry: RunRegistry, logger: Logger, observer?: RunObserver): Runner {
   const agentsByName = new Map(fanOut.prompts.agents.map((a) => [a.name, a]));
 
   const execute = async (run: Run, req: RunRequest) => {
     const agents = req.agents ? req.agents.map((n) => agentsByName.get(n)!) : fanOut.prompts.agents;
     const emit = (event: string, data: unknown) => run.log.append(event, data);
     const input = { ...req, agents, signal: run.controller.signal };
+    const log = logger.child({ message_id: run.id, request_id: req.requestId });
+    let outcome: RunOutcome | undefined;
+    observer?.started();
     try {
-      const outcome = await runFanOut(fanOut, input, emit);
-      logger.info(
+      outcome = await runFanOut(fanOut, input, emit);
+      log.info(
         {
-          message_id: run.id,
           status: outcome.status,
           code: outcome.code,
           agents: outcome.agents.map((a) => ({
@@ -38,19 +51,25 @@ export function createRunner(fanOut: FanOutDeps, registry: RunRegistry, logger: 
             status: a.status,
             ...("code" in a ? { code: a.code } : {}),
             latency_ms: a.latency_ms,
+            ...(a.usage ? { usage: a.usage } : {}),
           })),
+          // Failed and cancelled calls included: what was received was paid for.
+          usage: outcome.usage,
+          cost_usd: outcome.cost_usd,
           latency_ms: outcome.latency_ms,
         },
         "run finished",
       );
     } catch (err) {
       // runFanOut does not throw by design; if it ever does, the stream still ends cleanly.
-      logger.error({ err, message_id: run.id }, "run crashed");
+      log.error({ err }, "run crashed");
       if (!run.log.ended) emit("error", { code: "internal_error", message: "internal error" });
+    } finally {
+      observer?.finished(outcome);
     }
   };
 
   return {
-    start: (req) => registry.startOrJoin(req.messageId, req.message, (run) => execute(run, req)),
+    start: (req) => registry.start(req.messageId, req.message, (run) => execute(run, req)),
   };
 }
