@@ -32,6 +32,8 @@ export interface RunResult {
   http: number;
   /** `done` status (ok, partial) or `error:<code>`, or `incomplete`. */
   status: string;
+  /** ms from the start of the load to this run's request. */
+  startMs: number;
   /** ms from the request to the headers, the first summary_delta, the done/error event. */
   headersMs?: number;
   firstDeltaMs?: number;
@@ -55,10 +57,10 @@ const now = () => performance.now();
 const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
 
 /** One run: `done` resolves when the stream has ended; `onFirstData` is called on its first bytes. */
-function startRun(url: URL, tag: string, onFirstData?: () => void): { req: ClientRequest; done: Promise<RunResult> } {
+function startRun(url: URL, tag: string, since: number, onFirstData?: () => void): { req: ClientRequest; done: Promise<RunResult> } {
   const body = JSON.stringify({ message: `${MESSAGE} [bench:${tag}]`, message_id: tag });
-  const r: RunResult = { tag, http: 0, status: "incomplete" };
   const t0 = now();
+  const r: RunResult = { tag, http: 0, status: "incomplete", startMs: t0 - since };
   let req!: ClientRequest;
   const done = new Promise<RunResult>((resolve) => {
     req = request(
@@ -120,7 +122,7 @@ async function load(o: LoadOptions): Promise<LoadResult> {
   const runs: RunResult[] = [];
   let next = 0;
   const worker = async () => {
-    while (next < o.count && now() < stopAt) runs.push(await startRun(url, `${prefix}.${next++}`).done);
+    while (next < o.count && now() < stopAt) runs.push(await startRun(url, `${prefix}.${next++}`, t0).done);
   };
   await Promise.all(Array.from({ length: Math.min(o.concurrency, o.count) }, worker));
   const cpu = process.cpuUsage(cpu0);
@@ -139,7 +141,7 @@ async function hold(o: HoldOptions, send: (m: DriverMessage) => Promise<void>, c
     while (next < o.count) {
       const tag = `${prefix}.${next++}`;
       await new Promise<void>((opened) => {
-        const { req, done } = startRun(url, tag, opened);
+        const { req, done } = startRun(url, tag, now(), opened);
         reqs.push(req);
         ends.push(done);
         void done.then((r) => {

@@ -1,5 +1,7 @@
 // Reads a V8 `.cpuprofile` (from `node --cpu-prof`) and says where the time went: the functions with
-// the most self time, and self time summed by area (a package, a node: module, a Chorus file, V8).
+// the most self time; self time summed by area (a package, a node: module, a Chorus file, V8); and
+// time by owner: each sample charged to the nearest package or Chorus file on its stack, so that
+// e.g. a `writev` under Chorus's SSE writer counts for the writer, the same call under undici for undici.
 //
 //   node bench/dist/profile.js CPU.123.cpuprofile [root]
 import { readFileSync } from "node:fs";
@@ -30,11 +32,13 @@ export interface ProfileSummary {
   idleMs: number;
   functions: ProfileLine[];
   areas: ProfileLine[];
+  owners: ProfileLine[];
 }
 
 /** Which part of the stack a frame belongs to, e.g. `openai`, `node:http`, `chorus:run/event-log.js`. */
 export function areaOf(url: string, functionName: string, root: string): string {
   if (!url) return functionName.startsWith("(") ? functionName : "(V8 builtins)";
+  if (url.startsWith("wasm://")) return "node:undici"; // llhttp, undici's HTTP parser
   const pkg = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
   if (pkg) return pkg[1]!;
   if (url.startsWith("node:")) {
@@ -46,9 +50,30 @@ export function areaOf(url: string, functionName: string, root: string): string 
   return path.startsWith(root) ? path.slice(root.length + 1) : path;
 }
 
+/** A package or a Chorus file: code someone chose to call, as opposed to node: internals and V8. */
+const isOwner = (area: string) => !area.startsWith("node:") && !area.startsWith("(");
+
 export function summarizeProfile(file: string, root: string, top = 20): ProfileSummary {
   const p = JSON.parse(readFileSync(file, "utf8")) as CpuProfile;
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const areaOfNode = (id: number) => {
+    const f = byId.get(id)!.callFrame;
+    return areaOf(f.url, f.functionName, root);
+  };
+  // The nearest package or Chorus file at or above a frame, if any (memoized: stacks share prefixes).
+  const ownerCache = new Map<number, string | null>();
+  const ownerAbove = (id: number): string | null => {
+    let owner = ownerCache.get(id);
+    if (owner === undefined) {
+      const area = areaOfNode(id);
+      const up = parent.get(id);
+      owner = isOwner(area) ? area : up === undefined ? null : ownerAbove(up);
+      ownerCache.set(id, owner);
+    }
+    return owner;
+  };
   const self = new Map<number, number>();
   // timeDeltas[i] is the time from sample i-1 to sample i; it is charged to sample i-1's frame.
   for (let i = 0; i + 1 < p.samples.length; i++) {
@@ -56,6 +81,7 @@ export function summarizeProfile(file: string, root: string, top = 20): ProfileS
   }
   const fns = new Map<string, { area: string; ms: number }>();
   const areas = new Map<string, number>();
+  const owners = new Map<string, number>();
   let idleMs = 0;
   let busyMs = 0;
   for (const [id, ms] of self) {
@@ -72,7 +98,15 @@ export function summarizeProfile(file: string, root: string, top = 20): ProfileS
     f.ms += ms;
     fns.set(key, f);
     areas.set(area, (areas.get(area) ?? 0) + ms);
+    // Nothing owns it (an event-loop callback, GC): it keeps its own area.
+    const owner = ownerAbove(id) ?? area;
+    owners.set(owner, (owners.get(owner) ?? 0) + ms);
   }
+  const ranked = (m: Map<string, number>) =>
+    [...m]
+      .map(([name, ms]) => line(name, name, ms))
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, top);
   const line = (name: string, area: string, ms: number): ProfileLine => ({ name, area, ms, pct: (100 * ms) / busyMs });
   return {
     busyMs,
@@ -81,10 +115,8 @@ export function summarizeProfile(file: string, root: string, top = 20): ProfileS
       .map(([key, f]) => line(key.slice(key.indexOf("|") + 1), f.area, f.ms))
       .sort((a, b) => b.ms - a.ms)
       .slice(0, top),
-    areas: [...areas]
-      .map(([area, ms]) => line(area, area, ms))
-      .sort((a, b) => b.ms - a.ms)
-      .slice(0, top),
+    areas: ranked(areas),
+    owners: ranked(owners),
   };
 }
 
@@ -92,6 +124,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const s = summarizeProfile(process.argv[2]!, process.argv[3] ?? process.cwd());
   console.log(`busy ${s.busyMs.toFixed(0)} ms, idle ${s.idleMs.toFixed(0)} ms`);
   for (const l of s.areas) console.log(`${l.pct.toFixed(1).padStart(5)}%  ${l.name}`);
+  console.log("\nby owner:");
+  for (const l of s.owners) console.log(`${l.pct.toFixed(1).padStart(5)}%  ${l.name}`);
   console.log();
   for (const l of s.functions) console.log(`${l.pct.toFixed(1).padStart(5)}%  ${l.name}  [${l.area}]`);
 }

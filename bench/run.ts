@@ -49,6 +49,7 @@ const machine = {
   node: process.version,
   nodeBin: NODE,
   loadavg: loadavg().map((x) => Number(x.toFixed(2))),
+  loadavgEnd: [] as number[],
   chorus: distDir,
   pinned: PIN ? `servers on core ${SERVER_CORE}, upstream and driver on core ${LOADGEN_CORE} (taskset)` : "no pinning",
   date: new Date().toISOString(),
@@ -141,11 +142,12 @@ process.on("SIGINT", () => void stopAll().then(() => process.exit(130)));
 
 // ---------- the upstream ----------
 
-const REALISTIC: Partial<Knobs> = { ttftMs: 300, tokens: 50, tokenDelayMs: 5, tailEvery: 0, tailMult: 1, failRate: 0 };
-const ZERO: Partial<Knobs> = { ttftMs: 0, tokens: 20, tokenDelayMs: 0, tailEvery: 0, tailMult: 1, failRate: 0 };
-const TAIL: Partial<Knobs> = { ...REALISTIC, tailEvery: 20, tailMult: 10 };
+const REALISTIC: Partial<Knobs> = { ttftMs: 300, tokens: 50, tokenDelayMs: 5, tailEvery: 0, tailMult: 1, tailScope: "all", failRate: 0 };
+const ZERO: Partial<Knobs> = { ...REALISTIC, ttftMs: 0, tokens: 20, tokenDelayMs: 0 };
+/** Agents only: a slow summarizer (5% of runs) would set p99 whatever the fan-out deadline does. */
+const TAIL: Partial<Knobs> = { ...REALISTIC, tailEvery: 20, tailMult: 10, tailScope: "agents" };
 /** Streams that stay open: a first token after 500 ms (so each call is mid-stream), then one every 10 s. */
-const SLOW: Partial<Knobs> = { ttftMs: 500, tokens: 1_000_000, tokenDelayMs: 10_000, tailEvery: 0, failRate: 0 };
+const SLOW: Partial<Knobs> = { ...REALISTIC, ttftMs: 500, tokens: 1_000_000, tokenDelayMs: 10_000 };
 /** Normal agent time (TTFT + tokens × delay) × 2. */
 const DEADLINE_MS = 2 * (REALISTIC.ttftMs! + REALISTIC.tokens! * REALISTIC.tokenDelayMs!);
 
@@ -221,6 +223,15 @@ function pct(xs: number[], p: number): number {
   return s[lo]! + (s[Math.min(lo + 1, s.length - 1)]! - s[lo]!) * (i - lo);
 }
 
+/**
+ * Steady-state runs/s: completions between the first and the last one, so the ramp-up (no run has
+ * finished yet) does not count. The drain at the end is kept: a saturated server stays saturated.
+ */
+function throughput(done: RunResult[]): number {
+  const ends = done.map((x) => x.startMs + x.doneMs!);
+  return done.length < 2 ? NaN : ((done.length - 1) * 1000) / (Math.max(...ends) - Math.min(...ends));
+}
+
 /** One load run against one server, with the upstream's view of each bench run. */
 interface LoadRep {
   runs: number;
@@ -266,7 +277,7 @@ async function loadRep(server: Proc, concurrency: number, count: number, tagPref
     ok: done.length,
     partial: done.filter((x) => x.status === "partial").length,
     failed: r.runs.length - done.length,
-    runsPerS: done.length / (r.wallMs / 1000),
+    runsPerS: throughput(done),
     serverCpuMsPerRun: (s1 - s0) / r.runs.length,
     loadgenBusy: (u1 - u0 + r.cpuMs) / r.wallMs,
     e2e,
@@ -350,13 +361,13 @@ async function loadScenario(key: string, servers: Record<string, Proc>, concurre
 
 async function warm(servers: Proc[]) {
   await configure(ZERO);
-  for (const s of servers) await drive({ url: s.url, concurrency: 20, count: n(300), tagPrefix: "warm" });
+  for (const s of servers) await drive({ url: s.url, concurrency: 20, count: n(200), tagPrefix: "warm" });
 }
 
 async function scenarioA(chorus: Proc, naive: Proc) {
   await configure(ZERO);
   const S = "a. zero-latency upstream (20 tokens), c=50";
-  const each = await loadScenario("a", { chorus, naive }, 50, n(1000));
+  const each = await loadScenario("a", { chorus, naive }, 50, n(800));
   row(S, "throughput", "runs/s", each((r) => r.runsPerS));
   row(S, "server CPU per run", "ms", each((r) => r.serverCpuMsPerRun));
   row(S, "e2e p50", "ms", each((r) => pct(r.e2e, 50)));
@@ -373,7 +384,7 @@ async function scenarioB(chorus: Proc, naive: Proc) {
   row(S, "time to headers p50", "ms", each((r) => pct(r.headers, 50)));
   row(S, "server CPU per run", "ms", each((r) => r.serverCpuMsPerRun));
   S = "b. realistic upstream, c=200";
-  each = await loadScenario("b200", { chorus, naive }, 200, n(600));
+  each = await loadScenario("b200", { chorus, naive }, 200, n(400));
   row(S, "throughput", "runs/s", each((r) => r.runsPerS));
   row(S, "e2e p99", "ms", each((r) => pct(r.e2e, 99)));
   row(S, "overhead p99 (e2e − ideal)", "ms", each((r) => pct(r.overhead, 99)));
@@ -384,12 +395,13 @@ async function scenarioC(chorus: Proc, naive: Proc) {
   const deadline = await startChorus("chorus-deadline", { FANOUT_DEADLINE_MS: String(DEADLINE_MS), MIN_AGENTS_OK: "1" });
   await warm([deadline]);
   await configure(TAIL);
-  const S = "c. heavy tail (1 call in 20: 10× TTFT), c=20";
+  const S = "c. heavy tail (1 agent call in 20: 10× TTFT), c=20";
   const each = await loadScenario("c", { chorus, "chorus deadline": deadline, naive }, 20, n(150));
   await deadline.stop();
   procs.delete(deadline);
   for (const left of ["chorus", "chorus deadline"]) {
     row(S, "e2e p50", "ms", each((r) => pct(r.e2e, 50)), left);
+    row(S, "e2e p90", "ms", each((r) => pct(r.e2e, 90)), left);
     row(S, "e2e p99", "ms", each((r) => pct(r.e2e, 99)), left);
     row(S, "partial runs", "count", each((r) => r.partial), left);
   }
@@ -499,8 +511,10 @@ function markdown(profiles: Record<string, ProfileSummary>): string {
   const lines = [
     `# Chorus benchmark (${m.date})`,
     "",
-    `Machine: nproc ${m.nproc}, ${m.cpu}, Node ${m.node}; load average at start ${m.loadavg.join(" ")}; ${m.pinned}. Chorus: ${m.chorus}.`,
-    `${REPS} repetition(s) per scenario${quick ? " (quick mode: a tenth of the runs)" : ""}; cells are median (min–max) over repetitions; the ratio compares medians.`,
+    `Machine: nproc ${m.nproc}, ${m.cpu}, Node ${m.node}; load average (1/5/15 min) at start ${m.loadavg.join(" ")}, at the end ${m.loadavgEnd.join(" ")} (other work on the machine shows here); ${m.pinned}. Chorus: ${m.chorus}.`,
+    `${REPS} repetition(s) per scenario${quick ? " (quick mode: a tenth of the runs)" : ""}, each visiting every server in turn; cells are median (min–max) over repetitions; the ratio compares medians. ` +
+      "Throughput is steady-state: completions from the first to the last. Ideal = max over agents (TTFT + tokens × delay) + the summarizer's, from the upstream's own plan; overhead = e2e − ideal. " +
+      `Scenario seconds: ${Object.entries(timings).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(", ")}.`,
     "",
     HEADER,
     ...rows.map(rowLine),
@@ -511,7 +525,15 @@ function markdown(profiles: Record<string, ProfileSummary>): string {
     lines.push(
       `## Profile: Chorus under ${title} (\`node --cpu-prof\`)`,
       "",
-      `Busy ${fmt(prof.busyMs)} ms, idle ${fmt(prof.idleMs)} ms (start-up and warm-up included). Self time by area:`,
+      `Busy ${fmt(prof.busyMs)} ms, idle ${fmt(prof.idleMs)} ms (start-up and warm-up included).`,
+      "",
+      "Time by owner (each sample charged to the nearest package or Chorus file on its stack; node: and V8 when none):",
+      "",
+      "| owner | ms | % of busy |",
+      "|---|---|---|",
+      ...prof.owners.map((a) => `| ${a.name} | ${fmt(a.ms)} | ${a.pct.toFixed(1)} |`),
+      "",
+      "Self time by area:",
       "",
       "| area | self ms | % of busy |",
       "|---|---|---|",
@@ -528,6 +550,13 @@ function markdown(profiles: Record<string, ProfileSummary>): string {
   return lines.join("\n");
 }
 
+async function timed(name: string, f: () => Promise<void>) {
+  const t0 = Date.now();
+  await f();
+  timings[name] = (Date.now() - t0) / 1000;
+}
+const timings: Record<string, number> = {};
+
 async function main() {
   const t0 = Date.now();
   console.log(`Chorus bench on Node ${machine.node} (${NODE}); ${machine.pinned}`);
@@ -540,19 +569,21 @@ async function main() {
       const chorus = await startChorus("chorus");
       const naive = await startNaive();
       await warm([chorus, naive]);
-      if (only.has("a")) await scenarioA(chorus, naive);
-      if (only.has("b")) await scenarioB(chorus, naive);
-      if (only.has("c")) await scenarioC(chorus, naive);
+      if (only.has("a")) await timed("a", () => scenarioA(chorus, naive));
+      if (only.has("b")) await timed("b", () => scenarioB(chorus, naive));
+      if (only.has("c")) await timed("c", () => scenarioC(chorus, naive));
       await Promise.all([chorus.stop(), naive.stop()]);
       procs.delete(chorus);
       procs.delete(naive);
     }
-    if (only.has("d")) await scenarioD();
+    if (only.has("d")) await timed("d", scenarioD);
     if (only.has("profile")) {
-      const a = await profile(ZERO, 50, n(1000));
-      if (a) profiles["scenario a (zero-latency upstream, c=50)"] = a;
-      const b = await profile(REALISTIC, 10, n(100));
-      if (b) profiles["scenario b (realistic upstream, c=10)"] = b;
+      await timed("profile", async () => {
+        const a = await profile(ZERO, 50, n(600));
+        if (a) profiles["scenario a (zero-latency upstream, c=50)"] = a;
+        const b = await profile(REALISTIC, 10, n(60));
+        if (b) profiles["scenario b (realistic upstream, c=10)"] = b;
+      });
     }
   } finally {
     await stopAll();
@@ -560,13 +591,14 @@ async function main() {
   }
   const outDir = join(root, "bench/results");
   mkdirSync(outDir, { recursive: true });
-  const json = { machine, reps: REPS, quick, elapsedS: (Date.now() - t0) / 1000, rows, notes, raw, profiles };
+  machine.loadavgEnd = loadavg().map((x) => Number(x.toFixed(2)));
+  const json = { machine, reps: REPS, quick, elapsedS: (Date.now() - t0) / 1000, timings, rows, notes, raw, profiles };
   const md = markdown(profiles);
   for (const name of ["latest", `node-${process.versions.node.split(".")[0]}`]) {
     writeFileSync(join(outDir, `${name}.json`), JSON.stringify(json, null, 2));
     writeFileSync(join(outDir, `${name}.md`), md);
   }
-  console.log(`\n${notes.map((x) => `- ${x}`).join("\n")}\n\ndone in ${json.elapsedS.toFixed(0)} s: bench/results/latest.md, latest.json`);
+  console.log(`\n${notes.map((x) => `- ${x}`).join("\n")}\n\ndone in ${json.elapsedS.toFixed(0)} s (${JSON.stringify(timings)}): bench/results/latest.md, latest.json`);
 }
 
 await main();

@@ -4,7 +4,8 @@
 // `[bench:<tag>]` in the user message) what each call was planned to take, so the orchestrator can
 // compute a run's ideal time. Control: GET /stats, POST /reset, POST /config (JSON knobs).
 //
-//   node bench/dist/upstream.js --port 0 --ttft 300 --tokens 50 --delay 5 --tail-every 20 --tail-mult 10 --fail-rate 0
+//   node bench/dist/upstream.js --port 0 --ttft 300 --tokens 50 --delay 5 --tail-every 20 --tail-mult 10 \
+//     [--tail-scope all|agents] [--fail-rate 0] [--seed 1]
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { parseArgs } from "node:util";
@@ -19,6 +20,8 @@ export interface Knobs {
   /** Heavy tail: 1 call in `tailEvery` (0: off) gets `tailMult`× the TTFT. */
   tailEvery: number;
   tailMult: number;
+  /** Which calls the tail may hit: every call, or only the agents' (the summarizer always on time). */
+  tailScope: "all" | "agents";
   /** Share of calls answered `500` after their TTFT. */
   failRate: number;
   /** Salt of the per-call dice; the dice hash the run tag and caller, so both servers draw alike. */
@@ -87,7 +90,10 @@ export function startUpstream(knobs: Knobs, port = 0, host = "127.0.0.1") {
     const isSummarizer = user.includes("## Agent answers");
     const caller = /You are the (\w+)/.exec(system)?.[1] ?? "?";
     const tag = TAG.exec(user)?.[1] ?? `untagged-${untagged++}`;
-    const tail = knobs.tailEvery > 0 && dice(`${knobs.seed}:tail:${tag}:${caller}`) < 1 / knobs.tailEvery;
+    const tail =
+      knobs.tailEvery > 0 &&
+      (knobs.tailScope !== "agents" || !isSummarizer) &&
+      dice(`${knobs.seed}:tail:${tag}:${caller}`) < 1 / knobs.tailEvery;
     const mult = tail ? knobs.tailMult : 1;
     const fail = knobs.failRate > 0 && dice(`${knobs.seed}:fail:${tag}:${caller}`) < knobs.failRate;
     const ttft = knobs.ttftMs * mult;
@@ -220,6 +226,7 @@ const { values: v } = parseArgs({
     delay: { type: "string", default: "0" },
     "tail-every": { type: "string", default: "0" },
     "tail-mult": { type: "string", default: "1" },
+    "tail-scope": { type: "string", default: "all" },
     "fail-rate": { type: "string", default: "0" },
     seed: { type: "string", default: "1" },
   },
@@ -231,6 +238,7 @@ const { port } = await startUpstream(
     tokenDelayMs: Number(v.delay),
     tailEvery: Number(v["tail-every"]),
     tailMult: Number(v["tail-mult"]),
+    tailScope: v["tail-scope"] === "agents" ? "agents" : "all",
     failRate: Number(v["fail-rate"]),
     seed: Number(v.seed),
   },

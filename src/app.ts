@@ -1,4 +1,5 @@
 // Assembles the HTTP app from its parts: middleware, routes, and the services they share.
+import type { TracerProvider } from "@opentelemetry/api";
 import { Hono } from "hono";
 import pLimit from "p-limit";
 import type { Logger } from "pino";
@@ -27,6 +28,7 @@ import type { LlmClient } from "./llm/llm-client.js";
 import { createUpstreamBudgets } from "./llm/upstream-budget.js";
 import { fallbackTargets, promptTarget } from "./llm/upstream-target.js";
 import { createMetrics } from "./observability/metrics.js";
+import { createRunTracer } from "./observability/tracing.js";
 import type { FanOutDeps } from "./run/fan-out.js";
 import { RunRegistry } from "./run/run-registry.js";
 import { withConversations } from "./run/conversation-runner.js";
@@ -42,6 +44,8 @@ export interface AppDeps {
   logger: Logger;
   /** Where api_key_env names are looked up (default: process.env). */
   env?: Record<string, string | undefined>;
+  /** Where run and call spans go (index.ts: the OTLP one, when configured). Absent: tracing off. */
+  tracerProvider?: TracerProvider;
 }
 
 export interface Chorus {
@@ -56,7 +60,7 @@ export interface Chorus {
   close(): void;
 }
 
-export function createApp({ config, prompts, llm, logger, env = process.env }: AppDeps): Chorus {
+export function createApp({ config, prompts, llm, logger, env = process.env, tracerProvider }: AppDeps): Chorus {
   const state = { draining: false };
   const store = config.REDIS_URL ? connectRedis(config.REDIS_URL, (err) => logger.warn({ err: err.message }, "redis error")) : undefined;
   const shared = store && new RedisRuns(store.redis, store.sub, config.RUN_RETENTION_S, (what, err) =>
@@ -79,6 +83,7 @@ export function createApp({ config, prompts, llm, logger, env = process.env }: A
     limit,
     prices: config.prices,
     onCall: metrics.call,
+    ...(tracerProvider ? { tracer: createRunTracer(tracerProvider) } : {}),
     settings: {
       agentTimeoutMs: config.AGENT_TIMEOUT_MS,
       summarizerTimeoutMs: config.SUMMARIZER_TIMEOUT_MS,

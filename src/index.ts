@@ -4,15 +4,17 @@ import { ConfigError, loadConfig } from "./config/env.js";
 import { loadPrompts, PromptError } from "./config/prompts.js";
 import { createLlmClient } from "./llm/create-llm-client.js";
 import { createLogger } from "./log/logger.js";
+import { createTracerProvider } from "./observability/tracing.js";
 import { startServer } from "./server.js";
 
 async function main() {
-  let config, prompts, chorus, logger;
+  let config, prompts, chorus, logger, tracerProvider;
   try {
     config = loadConfig();
     prompts = loadPrompts(config.PROMPTS_DIR);
     logger = createLogger({ level: config.LOG_LEVEL, production: config.PRODUCTION });
-    chorus = createApp({ config, prompts, llm: createLlmClient(config, logger), logger });
+    tracerProvider = createTracerProvider(config); // undefined unless OTEL_EXPORTER_OTLP_ENDPOINT is set
+    chorus = createApp({ config, prompts, llm: createLlmClient(config, logger), logger, tracerProvider });
   } catch (e) {
     if (e instanceof ConfigError || e instanceof PromptError) {
       process.stderr.write(`chorus: ${e.message}\n`);
@@ -35,6 +37,8 @@ async function main() {
     stopping = true;
     logger.info({ signal, in_flight: chorus.registry.inFlight, grace_ms: config.SHUTDOWN_GRACE_MS }, "draining");
     await running.shutdown(config.SHUTDOWN_GRACE_MS);
+    // Exports the spans still batched; a collector that is down must not hold the exit.
+    await tracerProvider?.shutdown().catch((err: Error) => logger.warn({ err: err.message }, "could not flush traces"));
     logger.info("stopped");
     logger.flush();
     process.exit(0);

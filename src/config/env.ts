@@ -85,6 +85,9 @@ const schema = z
     HISTORY_MAX_CHARS: int(32_000, 0),
     CONVERSATION_TTL_S: int(86_400, 1),
     REDIS_URL: z.preprocess(emptyAsUndefined, z.string().regex(/^rediss?:\/\/\S+$/, "must be a redis:// or rediss:// URL").optional()),
+    // OTLP/HTTP collector base URL (spans go to <url>/v1/traces); unset: tracing off.
+    OTEL_EXPORTER_OTLP_ENDPOINT: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }).optional()),
+    OTEL_SERVICE_NAME: z.preprocess(emptyAsUndefined, z.string().min(1).default("chorus")),
   })
   .superRefine((e, ctx) => {
     const key = e.LLM_KEY ?? e.OPENAI_API_KEY;

@@ -120,7 +120,8 @@ export function openAiRoutes(deps: OpenAiRoutesDeps) {
       const created = Math.floor(Date.now() / 1000);
       const closeQuota = deps.streams.open(c.get("clientKey"));
       // A fresh id never joins nor conflicts with another run; start fails only when Redis is down.
-      const { run } = await deps.runner.start({ messageId: id, ...toRunInput(req), streamAgents: false, requestId: c.get("requestId") }).catch((e) => {
+      const traceContext = { traceparent: c.req.header("traceparent"), tracestate: c.req.header("tracestate") };
+      const { run } = await deps.runner.start({ messageId: id, ...toRunInput(req), streamAgents: false, requestId: c.get("requestId"), traceContext }).catch((e) => {
         closeQuota();
         throw e;
       });

@@ -91,6 +91,7 @@ export function processRoutes(deps: ProcessRoutesDeps) {
           streamAgents: req.stream_agents,
           conversationId: req.conversation_id,
           requestId: c.get("requestId"),
+          traceContext: { traceparent: c.req.header("traceparent"), tracestate: c.req.header("tracestate") },
         });
         return stream(c, run, 0, closeQuota);
       } catch (err) {

@@ -20,6 +20,8 @@ export interface ChatRequest {
   temperature?: number;
   maxTokens?: number;
   signal: AbortSignal;
+  /** Extra HTTP headers for the upstream request (the trace context: `traceparent`). */
+  headers?: Record<string, string>;
 }
 
 export type ChatChunk = { type: "delta"; text: string } | { type: "usage"; usage: Usage };

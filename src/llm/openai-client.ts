@@ -45,7 +45,7 @@ export function createOpenAiClient(opts: OpenAiClientOptions): LlmClient {
             ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
             ...(req.maxTokens !== undefined ? { max_tokens: req.maxTokens } : {}),
           },
-          { signal: req.signal },
+          req.headers ? { signal: req.signal, headers: req.headers } : { signal: req.signal },
         );
         for await (const chunk of stream) {
           // The usage chunk has `choices: []`.

@@ -8,6 +8,7 @@ import { CallError, type CallErrorCode, type RunErrorCode } from "../errors.js";
 import type { ChatMessage, LlmClient, Usage } from "../llm/llm-client.js";
 import type { UpstreamBudgets } from "../llm/upstream-budget.js";
 import type { UpstreamTarget } from "../llm/upstream-target.js";
+import type { RunTrace, RunTracer } from "../observability/tracing.js";
 import { summarizerUserMessage } from "./summarizer-prompt.js";
 import { addUsage, countUsage, type CountedUsage } from "./usage.js";
 
@@ -38,6 +39,8 @@ export interface FanOutDeps {
   prices?: PriceTable;
   /** Told once per upstream call as it ends (agents, summarizer, fallbacks): for metrics. */
   onCall?: (call: CallRecord) => void;
+  /** Opens a span per run and per call (tracing.ts); absent when tracing is off. */
+  tracer?: RunTracer;
 }
 
 /** One upstream call as it ended. */
@@ -60,6 +63,8 @@ export interface FanOutInput {
   history?: ChatMessage[];
   /** Aborted with a RunAbort when the run is cancelled or the server shuts down. */
   signal: AbortSignal;
+  /** The run's span, when tracing is on: each call opens its child span. */
+  trace?: RunTrace;
 }
 
 export type Emit = (event: string, data: unknown) => void;
@@ -108,6 +113,7 @@ interface Call {
   /** Aborted with a CallError to cut this call short (the fan-out deadline). */
   cut?: AbortSignal;
   onDelta: (text: string) => void;
+  trace?: RunTrace;
 }
 
 /**
@@ -123,9 +129,12 @@ async function guardedCall(deps: FanOutDeps, call: Call): Promise<{ text: string
   let text = "";
   let upstreamUsage: Usage | undefined;
   let firstTokenMs: number | undefined;
+  const span = call.trace?.startCall(call.caller, call.target.model);
   const report = (outcome: CallRecord["outcome"]) => {
     const usage = countUsage(call.messages, text, upstreamUsage);
-    deps.onCall?.({ caller: call.caller, model: call.target.model, outcome, latency_ms: since(t0), first_token_ms: firstTokenMs, usage });
+    const record: CallRecord = { caller: call.caller, model: call.target.model, outcome, latency_ms: since(t0), first_token_ms: firstTokenMs, usage };
+    deps.onCall?.(record);
+    span?.end(record);
     return usage;
   };
   const guard = new AbortController();
@@ -154,6 +163,7 @@ async function guardedCall(deps: FanOutDeps, call: Call): Promise<{ text: string
         temperature: call.prompt.settings.temperature,
         maxTokens: call.prompt.settings.max_tokens,
         signal,
+        ...(span ? { headers: span.headers } : {}),
       });
       let started = false;
       for await (const chunk of stream) {
@@ -239,6 +249,7 @@ export async function runFanOut(deps: FanOutDeps, input: FanOutInput, emit: Emit
         timeoutMs: agent.settings.timeout_ms ?? settings.agentTimeoutMs,
         runSignal: input.signal,
         cut: stragglers.signal,
+        trace: input.trace,
         onDelta: input.streamAgents ? (delta) => emit("agent_delta", { agent: agent.name, delta }) : () => {},
       });
       const result: AgentResult = { agent: agent.name, status: "ok", output: text, latency_ms: since(a0) };
@@ -298,6 +309,7 @@ export async function runFanOut(deps: FanOutDeps, input: FanOutInput, emit: Emit
         messages,
         timeoutMs: summarizer.settings.timeout_ms ?? settings.summarizerTimeoutMs,
         runSignal: input.signal,
+        trace: input.trace,
         onDelta: (delta) => {
           firstToken ??= since(s0);
           emit("summary_delta", { delta });

@@ -2,6 +2,7 @@
 // line per run. The HTTP routes (process, OpenAI-compatible) call only `start`.
 import type { Logger } from "pino";
 import type { ChatMessage } from "../llm/llm-client.js";
+import type { TraceCarrier } from "../observability/tracing.js";
 import { runFanOut, type FanOutDeps, type RunOutcome } from "./fan-out.js";
 import type { Run, RunHandle, RunRegistry } from "./run-registry.js";
 
@@ -16,6 +17,8 @@ export interface RunRequest {
   conversationId?: string;
   /** The X-Request-Id of the request that started the run: on each of the run's log lines. */
   requestId?: string;
+  /** The W3C trace context (traceparent, tracestate) of that request: the run's span is its child. */
+  traceContext?: TraceCarrier;
 }
 
 /** Told when runs start and end: the metrics. */
@@ -36,7 +39,8 @@ export function createRunner(fanOut: FanOutDeps, registry: RunRegistry, logger: 
   const execute = async (run: Run, req: RunRequest) => {
     const agents = req.agents ? req.agents.map((n) => agentsByName.get(n)!) : fanOut.prompts.agents;
     const emit = (event: string, data: unknown) => run.log.append(event, data);
-    const input = { ...req, agents, signal: run.controller.signal };
+    const trace = fanOut.tracer?.startRun(run.id, agents.length, req.traceContext);
+    const input = { ...req, agents, signal: run.controller.signal, trace };
     const log = logger.child({ message_id: run.id, request_id: req.requestId });
     let outcome: RunOutcome | undefined;
     observer?.started();
@@ -66,6 +70,7 @@ export function createRunner(fanOut: FanOutDeps, registry: RunRegistry, logger: 
       if (!run.log.ended) emit("error", { code: "internal_error", message: "internal error" });
     } finally {
       observer?.finished(outcome);
+      trace?.end(outcome);
     }
   };
 

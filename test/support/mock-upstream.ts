@@ -33,6 +33,8 @@ export interface UpstreamCall {
   body: ChatBody;
   /** The Authorization header the call came with. */
   auth?: string;
+  /** The W3C traceparent header the call came with (tracing on). */
+  traceparent?: string;
   /** performance.now() when the request arrived / its connection closed. */
   at: number;
   closedAt?: number;
@@ -83,7 +85,7 @@ export async function startMockUpstream(planner: Planner = () => ({})): Promise<
       return;
     }
     const body = JSON.parse(raw) as ChatBody;
-    const call: UpstreamCall = { body, auth: req.headers.authorization, at: performance.now() };
+    const call: UpstreamCall = { body, auth: req.headers.authorization, traceparent: req.headers.traceparent as string | undefined, at: performance.now() };
     calls.push(call);
     res.on("close", () => {
       call.closedAt = performance.now();

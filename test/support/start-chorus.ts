@@ -1,7 +1,7 @@
 // Starts a real, listening Chorus on 127.0.0.1 with test settings, the real prompts folder,
 // and either the built-in mock LLM or the openai SDK pointed at a mock upstream.
 import { Writable } from "node:stream";
-import { createApp, type Chorus } from "../../src/app.js";
+import { createApp, type AppDeps, type Chorus } from "../../src/app.js";
 import { parseConfig, type Config } from "../../src/config/env.js";
 import { loadPrompts } from "../../src/config/prompts.js";
 import { createLlmClient } from "../../src/llm/create-llm-client.js";
@@ -19,7 +19,8 @@ export interface TestChorus extends RunningServer {
   close(): Promise<void>;
 }
 
-export async function startChorus(env: Record<string, string> = {}): Promise<TestChorus> {
+/** `deps` are handed to createApp as they are (e.g. a test's in-memory tracer provider). */
+export async function startChorus(env: Record<string, string> = {}, deps: Pick<AppDeps, "tracerProvider"> = {}): Promise<TestChorus> {
   const config = parseConfig({
     HTTP_ADDR: "127.0.0.1:0",
     USE_LLM_MOCK: "true",
@@ -40,7 +41,7 @@ export async function startChorus(env: Record<string, string> = {}): Promise<Tes
     },
   });
   const logger = createLogger({ level: config.LOG_LEVEL, production: true }, sink);
-  const chorus = createApp({ config, prompts, llm: createLlmClient(config, logger), logger });
+  const chorus = createApp({ config, prompts, llm: createLlmClient(config, logger), logger, ...deps });
   const running = await startServer(chorus, config.host, config.port);
   return {
     ...running,
