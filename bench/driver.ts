@@ -34,6 +34,8 @@ export interface RunResult {
   status: string;
   /** ms from the start of the load to this run's request. */
   startMs: number;
+  /** Wall-clock ms of the request (performance.timeOrigin + now), to line up with the upstream's. */
+  startAt: number;
   /** ms from the request to the headers, the first summary_delta, the done/error event. */
   headersMs?: number;
   firstDeltaMs?: number;
@@ -60,7 +62,7 @@ const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
 function startRun(url: URL, tag: string, since: number, onFirstData?: () => void): { req: ClientRequest; done: Promise<RunResult> } {
   const body = JSON.stringify({ message: `${MESSAGE} [bench:${tag}]`, message_id: tag });
   const t0 = now();
-  const r: RunResult = { tag, http: 0, status: "incomplete", startMs: t0 - since };
+  const r: RunResult = { tag, http: 0, status: "incomplete", startMs: t0 - since, startAt: performance.timeOrigin + t0 };
   let req!: ClientRequest;
   const done = new Promise<RunResult>((resolve) => {
     req = request(

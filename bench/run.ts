@@ -1,10 +1,11 @@
 // The benchmark's orchestrator (`make bench`): starts the mock upstream, Chorus (dist/index.js) and
 // the naive reference, pins the servers under test to core 0 and the load generators (upstream,
 // driver) to core 1, runs the scenarios against the servers side by side, repeated, and writes
-// bench/results/latest.{json,md}. Every child runs on this process's node binary, so
-// `NODE_BIN=/path/to/node24 make bench` benchmarks Node 24.
+// bench/results/latest.{json,md} (and node-<major>.{json,md} after a complete default run). Every
+// child runs on this process's node binary, so `NODE_BIN=/path/to/node24 make bench` benchmarks Node 24.
 //
 //   node bench/dist/run.js [--quick] [--reps 3] [--only a,b,c,d,profile] [--dist path/to/dist]
+//   --quick: a tenth of the runs, 1 repetition; --dist: benchmark another Chorus build (to compare).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -248,6 +249,9 @@ interface LoadRep {
   headers: number[];
   /** The upstream's own lag behind its plan, worst call per run (part of `overhead` that is not the server's). */
   upstreamLate: number[];
+  /** Where the overhead goes, per run: request → first agent call at the upstream; last agent answer →
+   * summarizer call at the upstream; summarizer's end → `done` at the client. */
+  gaps: { toAgents: number[]; fanIn: number[]; toClient: number[] };
 }
 
 async function loadRep(server: Proc, concurrency: number, count: number, tagPrefix: string): Promise<LoadRep> {
@@ -263,6 +267,7 @@ async function loadRep(server: Proc, concurrency: number, count: number, tagPref
   const ideal: number[] = [];
   const overhead: number[] = [];
   const upstreamLate: number[] = [];
+  const gaps: LoadRep["gaps"] = { toAgents: [], fanIn: [], toClient: [] };
   for (const x of done) {
     const u = stats.runs?.[x.tag];
     e2e.push(x.doneMs!);
@@ -271,6 +276,11 @@ async function loadRep(server: Proc, concurrency: number, count: number, tagPref
     ideal.push(i);
     overhead.push(x.doneMs! - i);
     upstreamLate.push(u.lateMs);
+    if (u.agentsAt && u.agentsEndAt && u.summarizerAt && u.summarizerEndAt) {
+      gaps.toAgents.push(u.agentsAt - x.startAt);
+      gaps.fanIn.push(u.summarizerAt - u.agentsEndAt);
+      gaps.toClient.push(x.startAt + x.doneMs! - u.summarizerEndAt);
+    }
   }
   return {
     runs: r.runs.length,
@@ -285,6 +295,7 @@ async function loadRep(server: Proc, concurrency: number, count: number, tagPref
     overhead,
     headers: done.map((x) => x.headersMs!),
     upstreamLate,
+    gaps,
   };
 }
 
@@ -339,13 +350,14 @@ async function loadScenario(key: string, servers: Record<string, Proc>, concurre
   raw[key] = Object.fromEntries(
     Object.entries(reps).map(([s, rs]) => [
       s,
-      rs.map(({ e2e, ideal, overhead, headers, upstreamLate, ...rest }) => ({
+      rs.map(({ e2e, ideal, overhead, headers, upstreamLate, gaps, ...rest }) => ({
         ...rest,
         e2e: { p50: pct(e2e, 50), p99: pct(e2e, 99) },
         ideal: { p50: pct(ideal, 50), p99: pct(ideal, 99) },
         overhead: { p50: pct(overhead, 50), p99: pct(overhead, 99) },
         headers: { p50: pct(headers, 50), p99: pct(headers, 99) },
         upstreamLate: { p50: pct(upstreamLate, 50), p99: pct(upstreamLate, 99) },
+        gaps: Object.fromEntries(Object.entries(gaps).map(([k, v]) => [k, { p50: pct(v, 50), p99: pct(v, 99) }])),
       })),
     ]),
   );
@@ -380,7 +392,10 @@ async function scenarioB(chorus: Proc, naive: Proc) {
   let each = await loadScenario("b10", { chorus, naive }, 10, n(100));
   row(S, "overhead p50 (e2e − ideal)", "ms", each((r) => pct(r.overhead, 50)));
   row(S, "overhead p99 (e2e − ideal)", "ms", each((r) => pct(r.overhead, 99)));
-  row(S, "upstream's own lag p50 (in the overhead)", "ms", each((r) => pct(r.upstreamLate, 50)));
+  row(S, "overhead part: request → first agent call p50", "ms", each((r) => pct(r.gaps.toAgents, 50)));
+  row(S, "overhead part: last agent answer → summarizer call p50", "ms", each((r) => pct(r.gaps.fanIn, 50)));
+  row(S, "overhead part: summarizer's end → done at client p50", "ms", each((r) => pct(r.gaps.toClient, 50)));
+  row(S, "overhead part: the upstream's own lag p50", "ms", each((r) => pct(r.upstreamLate, 50)));
   row(S, "time to headers p50", "ms", each((r) => pct(r.headers, 50)));
   row(S, "server CPU per run", "ms", each((r) => r.serverCpuMsPerRun));
   S = "b. realistic upstream, c=200";
@@ -594,7 +609,9 @@ async function main() {
   machine.loadavgEnd = loadavg().map((x) => Number(x.toFixed(2)));
   const json = { machine, reps: REPS, quick, elapsedS: (Date.now() - t0) / 1000, timings, rows, notes, raw, profiles };
   const md = markdown(profiles);
-  for (const name of ["latest", `node-${process.versions.node.split(".")[0]}`]) {
+  // A complete default run is also kept per Node major (node-20.md, node-24.md); partial ones only as latest.
+  const complete = !quick && !args.dist && !args.reps && ["a", "b", "c", "d", "profile"].every((x) => only.has(x));
+  for (const name of complete ? ["latest", `node-${process.versions.node.split(".")[0]}`] : ["latest"]) {
     writeFileSync(join(outDir, `${name}.json`), JSON.stringify(json, null, 2));
     writeFileSync(join(outDir, `${name}.md`), md);
   }

@@ -22,7 +22,7 @@ export interface Knobs {
   tailMult: number;
   /** Which calls the tail may hit: every call, or only the agents' (the summarizer always on time). */
   tailScope: "all" | "agents";
-  /** Share of calls answered `500` after their TTFT. */
+  /** Share of calls answered `500` after their TTFT (a call's retries draw the same dice: they fail too). */
   failRate: number;
   /** Salt of the per-call dice; the dice hash the run tag and caller, so both servers draw alike. */
   seed: number;
@@ -37,6 +37,12 @@ export interface RunStats {
   failed: number;
   /** How late this upstream finished its calls against their plan, worst call (ms): its own timer lag. */
   lateMs: number;
+  /** Wall-clock ms (performance.timeOrigin + now, comparable across processes): the first agent call's
+   * arrival, the last agent call's end, the summarizer call's arrival and end. */
+  agentsAt?: number;
+  agentsEndAt?: number;
+  summarizerAt?: number;
+  summarizerEndAt?: number;
 }
 
 export interface UpstreamStats {
@@ -102,12 +108,15 @@ export function startUpstream(knobs: Knobs, port = 0, host = "127.0.0.1") {
     let run = runs.get(tag);
     if (!run) runs.set(tag, (run = { agents: [], agentMults: [], failed: 0, lateMs: 0 }));
     const planned = ttft + (fail ? 0 : tokens * delay);
+    const arrived = now();
     if (isSummarizer) {
       run.summarizer = planned;
       run.summarizerMult = mult;
+      run.summarizerAt = arrived;
     } else {
       run.agents.push(planned);
       run.agentMults.push(mult);
+      run.agentsAt = Math.min(run.agentsAt ?? arrived, arrived);
     }
     if (fail) run.failed++;
 
@@ -164,6 +173,8 @@ export function startUpstream(knobs: Knobs, port = 0, host = "127.0.0.1") {
       res.end("data: [DONE]\n\n");
       counted.completed++;
       run.lateMs = Math.max(run.lateMs, performance.now() - t0 - planned);
+      if (isSummarizer) run.summarizerEndAt = now();
+      else run.agentsEndAt = Math.max(run.agentsEndAt ?? 0, now());
     };
     if (ttft > 0) timer = setTimeout(step, ttft);
     else setImmediate(step);

@@ -243,8 +243,11 @@ describe("fuzzing the HTTP surface", () => {
     const hangs = results.filter((s) => s.error === "timeout");
     expect(serverErrors.slice(0, 5)).toEqual([]);
     expect(hangs.slice(0, 5)).toEqual([]);
-    // Client-side failures are only sockets Node's parser shut on bytes that are not HTTP.
-    const unanswered = results.filter((s) => s.status === undefined && !s.what.startsWith("raw"));
+    // Client-side failures are only sockets Node's parser shut on bytes that are not HTTP, and
+    // resets while a client still pushes a body over MAX_BODY_BYTES (64 KiB) that the server
+    // refused to read: @hono/node-server drains an unread body for 500 ms, then closes.
+    const oversize = (s: Sent) => s.error === "ECONNRESET" && Number(/body=(\d+)/.exec(s.what)?.[1] ?? 0) > 65_536;
+    const unanswered = results.filter((s) => s.status === undefined && !s.what.startsWith("raw") && !oversize(s));
     expect(unanswered.slice(0, 5)).toEqual([]);
     expect(answered.length).toBeGreaterThan(REQUESTS * 0.9);
     const statuses = new Set(answered.map((s) => s.status));
