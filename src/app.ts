@@ -88,6 +88,7 @@ export function createApp({ config, prompts, llm, logger, env = process.env, tra
       agentTimeoutMs: config.AGENT_TIMEOUT_MS,
       summarizerTimeoutMs: config.SUMMARIZER_TIMEOUT_MS,
       firstTokenTimeoutMs: config.AGENT_FIRST_TOKEN_TIMEOUT_MS,
+      summarizerFirstTokenTimeoutMs: config.SUMMARIZER_FIRST_TOKEN_TIMEOUT_MS ?? config.AGENT_FIRST_TOKEN_TIMEOUT_MS,
       stallTimeoutMs: config.AGENT_STALL_TIMEOUT_MS,
       fanOutDeadlineMs: config.FANOUT_DEADLINE_MS,
       minAgentsOk: config.MIN_AGENTS_OK,

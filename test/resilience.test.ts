@@ -115,6 +115,18 @@ describe("summarizer fallbacks", () => {
     expect(last(r)).toMatchObject({ event: "done", data: { summary: expect.stringContaining("Answer from moderator") } });
   });
 
+  it("retries a summarizer slow to start (SUMMARIZER_FIRST_TOKEN_TIMEOUT_MS) instead of waiting for it", async () => {
+    chorus = await start({ SUMMARIZER_FIRST_TOKEN_TIMEOUT_MS: "300", SUMMARIZER_FALLBACK_MODELS: "gpt-4o-mini" });
+    upstream.setPlanner((b) => (callerOf(b) === "moderator" && callsOf("moderator").length === 1 ? { ttftMs: 5000 } : {}));
+    const t0 = performance.now();
+    const r = await run();
+    expect(performance.now() - t0).toBeLessThan(3000);
+    expect(last(r)).toMatchObject({ event: "done", data: { status: "ok" } });
+    const tries = callsOf("moderator");
+    expect(tries.map((c) => c.body.model)).toEqual(["gpt-4o-mini", "gpt-4o-mini"]);
+    await expect.poll(() => tries[0]!.aborted).toBe(true);
+  });
+
   it("does not switch after tokens were streamed, and keeps the agents' outputs when every summarizer fails", async () => {
     chorus = await start({ SUMMARIZER_FALLBACK_MODELS: "backup-1" });
     upstream.setPlanner((b) => (callerOf(b) === "moderator" ? { cutAfter: 2, tokenDelayMs: 30 } : {}));

@@ -49,6 +49,8 @@ const schema = z
     AGENT_TIMEOUT_MS: int(60_000, 1),
     AGENT_FIRST_TOKEN_TIMEOUT_MS: int(20_000, 1),
     AGENT_STALL_TIMEOUT_MS: int(15_000, 1),
+    // Empty: the same as AGENT_FIRST_TOKEN_TIMEOUT_MS.
+    SUMMARIZER_FIRST_TOKEN_TIMEOUT_MS: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(1).optional()),
     SUMMARIZER_TIMEOUT_MS: int(90_000, 1),
     SUMMARIZER_FALLBACK_MODELS: list,
     FANOUT_DEADLINE_MS: int(0, 0),

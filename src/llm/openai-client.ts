@@ -2,6 +2,7 @@
 import OpenAI from "openai";
 import { CallError } from "../errors.js";
 import { classifyError } from "./classify-error.js";
+import { nodeFetch } from "./node-fetch.js";
 import type { ChatChunk, ChatRequest, LlmClient } from "./llm-client.js";
 
 export interface OpenAiClientOptions {
@@ -25,7 +26,7 @@ export function createOpenAiClient(opts: OpenAiClientOptions): LlmClient {
     const id = `${baseURL}\u0000${apiKey}`;
     let c = clients.get(id);
     if (!c) {
-      c = new OpenAI({ baseURL, apiKey, maxRetries: opts.maxRetries, logger: { error: log, warn: log, info: () => {}, debug: () => {} } });
+      c = new OpenAI({ baseURL, apiKey, maxRetries: opts.maxRetries, fetch: nodeFetch, logger: { error: log, warn: log, info: () => {}, debug: () => {} } });
       clients.set(id, c);
     }
     return c;

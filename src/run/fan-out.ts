@@ -18,6 +18,8 @@ export interface FanOutSettings {
   summarizerTimeoutMs: number;
   /** Time to the first token, and the longest silence between tokens, for every call. */
   firstTokenTimeoutMs: number;
+  /** The summarizer's own first-token limit: short, with a fallback, it cuts the tail a slow summarizer adds. */
+  summarizerFirstTokenTimeoutMs: number;
   stallTimeoutMs: number;
   /** 0 = off. Once passed, with minAgentsOk answers in, the stragglers are cut. */
   fanOutDeadlineMs: number;
@@ -109,6 +111,7 @@ interface Call {
   prompt: Prompt;
   messages: ChatMessage[];
   timeoutMs: number;
+  firstTokenTimeoutMs: number;
   runSignal: AbortSignal;
   /** Aborted with a CallError to cut this call short (the fan-out deadline). */
   cut?: AbortSignal;
@@ -154,7 +157,7 @@ async function guardedCall(deps: FanOutDeps, call: Call): Promise<{ text: string
     await deps.budgets.acquire(call.target, signal);
     await deps.limit(async () => {
       if (signal.aborted) throw signal.reason;
-      watchdog = setTimeout(() => trip(`no first token within ${settings.firstTokenTimeoutMs} ms`), settings.firstTokenTimeoutMs);
+      watchdog = setTimeout(() => trip(`no first token within ${call.firstTokenTimeoutMs} ms`), call.firstTokenTimeoutMs);
       const stream = deps.llm.stream({
         caller: call.caller,
         model: call.target.model,
@@ -247,6 +250,7 @@ export async function runFanOut(deps: FanOutDeps, input: FanOutInput, emit: Emit
         prompt: agent,
         messages: [{ role: "system", content: agent.system }, ...history, { role: "user", content: input.message }],
         timeoutMs: agent.settings.timeout_ms ?? settings.agentTimeoutMs,
+        firstTokenTimeoutMs: settings.firstTokenTimeoutMs,
         runSignal: input.signal,
         cut: stragglers.signal,
         trace: input.trace,
@@ -308,6 +312,7 @@ export async function runFanOut(deps: FanOutDeps, input: FanOutInput, emit: Emit
         prompt: summarizer,
         messages,
         timeoutMs: summarizer.settings.timeout_ms ?? settings.summarizerTimeoutMs,
+        firstTokenTimeoutMs: settings.summarizerFirstTokenTimeoutMs,
         runSignal: input.signal,
         trace: input.trace,
         onDelta: (delta) => {

@@ -1,0 +1,71 @@
+// The openai SDK's transport (its documented `fetch` option), on node:http/https with
+// keep-alive agents. The SDK stays in charge of requests, retries, errors and SSE parsing; it
+// only reads the body through a lighter pipe. Global fetch (undici) turns every response into
+// a web ReadableStream and copies bytes on the way: in the benchmark that transport alone cost
+// more CPU per run than all of Chorus's own code. A Node IncomingMessage is async-iterable,
+// which is all the SDK needs of a streaming body.
+import http, { type IncomingMessage } from "node:http";
+import https from "node:https";
+
+const agents = {
+  "http:": new http.Agent({ keepAlive: true }),
+  "https:": new https.Agent({ keepAlive: true }),
+};
+
+function headerRecord(h: RequestInit["headers"]): Record<string, string> {
+  if (!h) return {};
+  if (h instanceof Headers) return Object.fromEntries(h.entries());
+  if (Array.isArray(h)) return Object.fromEntries(h);
+  return h as Record<string, string>;
+}
+
+/** The part of a fetch Response the SDK uses, over a Node response. */
+class NodeResponse {
+  readonly status: number;
+  readonly ok: boolean;
+  readonly statusText: string;
+  readonly headers = new Headers();
+  readonly bodyUsed = false;
+
+  constructor(
+    readonly body: IncomingMessage,
+    readonly url: string,
+  ) {
+    this.status = body.statusCode ?? 0;
+    this.ok = this.status >= 200 && this.status < 300;
+    this.statusText = body.statusMessage ?? "";
+    for (const [k, v] of Object.entries(body.headers)) {
+      if (v !== undefined) this.headers.set(k, Array.isArray(v) ? v.join(", ") : v);
+    }
+  }
+
+  async text(): Promise<string> {
+    let s = "";
+    for await (const chunk of this.body) s += chunk;
+    return s;
+  }
+
+  async json(): Promise<unknown> {
+    return JSON.parse(await this.text());
+  }
+}
+
+export async function nodeFetch(input: string | URL | Request, init: RequestInit = {}): Promise<Response> {
+  const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
+  const client = url.protocol === "https:" ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = client.request(
+      url,
+      {
+        method: init.method ?? "GET",
+        headers: headerRecord(init.headers),
+        agent: agents[url.protocol as keyof typeof agents],
+        // An abort rejects with an AbortError before headers, and errors the body after.
+        signal: init.signal ?? undefined,
+      },
+      (res) => resolve(new NodeResponse(res, url.href) as unknown as Response),
+    );
+    req.on("error", reject);
+    req.end(typeof init.body === "string" || init.body instanceof Uint8Array ? init.body : undefined);
+  });
+}
