@@ -38,22 +38,27 @@ export async function writeSse(res: ServerResponse, source: SseSource, opts: Sse
   res.writeHead(200, { ...opts.headers, ...SSE_HEADERS });
   res.flushHeaders();
 
-  let heartbeat: NodeJS.Timeout | undefined;
-  const armHeartbeat = () => {
-    clearTimeout(heartbeat);
-    heartbeat = setTimeout(() => {
-      if (!gone.signal.aborted) void send(": ping\n\n").then(armHeartbeat);
-    }, opts.heartbeatMs);
-  };
+  // One timer per stream, pushed back (refresh) after every write rather than re-created.
+  const heartbeat = setTimeout(function ping() {
+    if (gone.signal.aborted) return;
+    const waiting = send(": ping\n\n");
+    if (waiting) void waiting.then(() => heartbeat.refresh());
+    else heartbeat.refresh();
+  }, opts.heartbeatMs);
 
-  const send = async (text: string): Promise<void> => {
-    if (res.write(text)) return;
-    // The socket's buffer is full: wait for the client, but not forever.
-    await new Promise<void>((resolve) => {
+  // Text is gathered and written once per turn of the event loop (setImmediate): tokens that
+  // arrived together leave in one syscall instead of one each. A write the socket does not
+  // take makes the next sends wait for 'drain', but not forever.
+  let pending = "";
+  let scheduled = false;
+  let draining: Promise<void> | undefined;
+  const waitForDrain = () =>
+    new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
         res.off("drain", done);
         gone.signal.removeEventListener("abort", done);
+        draining = undefined;
         resolve();
       };
       const timer = setTimeout(() => {
@@ -63,18 +68,34 @@ export async function writeSse(res: ServerResponse, source: SseSource, opts: Sse
       res.once("drain", done);
       gone.signal.addEventListener("abort", done, { once: true });
     });
+  const flush = () => {
+    scheduled = false;
+    if (!pending || res.destroyed) return;
+    const text = pending;
+    pending = "";
+    if (!res.write(text)) draining ??= waitForDrain();
+  };
+  /** Undefined unless the client is behind (the common case makes no promise). */
+  const send = (text: string): Promise<void> | undefined => {
+    pending += text;
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+    return draining;
   };
 
   try {
-    armHeartbeat();
     for await (const text of source(gone.signal)) {
-      await send(text);
+      const waiting = send(text);
+      if (waiting) await waiting;
       if (gone.signal.aborted) break;
-      armHeartbeat();
+      heartbeat.refresh();
     }
   } finally {
     clearTimeout(heartbeat);
     res.off("close", onClose);
-    if (!res.destroyed) res.end();
+    if (!res.destroyed) res.end(pending);
+    pending = "";
   }
 }

@@ -19,12 +19,39 @@ function headerRecord(h: RequestInit["headers"]): Record<string, string> {
   return h as Record<string, string>;
 }
 
+/** The read side of fetch's Headers over Node's (already lower-cased) header object. */
+class NodeHeaders {
+  constructor(private raw: IncomingMessage["headers"]) {}
+  get(name: string): string | null {
+    const v = this.raw[name.toLowerCase()];
+    return v === undefined ? null : Array.isArray(v) ? v.join(", ") : v;
+  }
+  has(name: string): boolean {
+    return this.raw[name.toLowerCase()] !== undefined;
+  }
+  *entries(): IterableIterator<[string, string]> {
+    for (const k of Object.keys(this.raw)) yield [k, this.get(k)!];
+  }
+  *keys(): IterableIterator<string> {
+    yield* Object.keys(this.raw);
+  }
+  *values(): IterableIterator<string> {
+    for (const [, v] of this.entries()) yield v;
+  }
+  forEach(fn: (value: string, key: string) => void): void {
+    for (const [k, v] of this.entries()) fn(v, k);
+  }
+  [Symbol.iterator]() {
+    return this.entries();
+  }
+}
+
 /** The part of a fetch Response the SDK uses, over a Node response. */
 class NodeResponse {
   readonly status: number;
   readonly ok: boolean;
   readonly statusText: string;
-  readonly headers = new Headers();
+  readonly headers: NodeHeaders;
   readonly bodyUsed = false;
 
   constructor(
@@ -34,9 +61,7 @@ class NodeResponse {
     this.status = body.statusCode ?? 0;
     this.ok = this.status >= 200 && this.status < 300;
     this.statusText = body.statusMessage ?? "";
-    for (const [k, v] of Object.entries(body.headers)) {
-      if (v !== undefined) this.headers.set(k, Array.isArray(v) ? v.join(", ") : v);
-    }
+    this.headers = new NodeHeaders(body.headers);
   }
 
   async text(): Promise<string> {

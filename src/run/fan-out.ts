@@ -140,12 +140,21 @@ async function guardedCall(deps: FanOutDeps, call: Call): Promise<{ text: string
     span?.end(record);
     return usage;
   };
+  // The call's one signal. The run's cancel and the deadline's cut are forwarded into it by
+  // listeners removed when the call ends: cheaper than AbortSignal.any on this hot path.
   const guard = new AbortController();
+  const signal = guard.signal;
   const trip = (message: string) => guard.abort(new CallError("timeout", message));
+  const forward = (from: AbortSignal) => () => guard.abort(from.reason);
+  const sources = call.cut ? [call.runSignal, call.cut] : [call.runSignal];
+  const forwarders = sources.map((s) => {
+    const f = forward(s);
+    if (s.aborted) f();
+    else s.addEventListener("abort", f, { once: true });
+    return f;
+  });
   const cap = setTimeout(() => trip(`no complete answer within ${call.timeoutMs} ms`), call.timeoutMs);
   let watchdog: NodeJS.Timeout | undefined;
-  const signals = [call.runSignal, guard.signal, ...(call.cut ? [call.cut] : [])];
-  const signal = AbortSignal.any(signals);
   const failure = (err: unknown): CallError => {
     if (call.runSignal.aborted) return new CallError("cancelled", "the run was cancelled");
     if (call.cut?.aborted) return call.cut.reason as CallError;
@@ -154,7 +163,7 @@ async function guardedCall(deps: FanOutDeps, call: Call): Promise<{ text: string
     return err instanceof CallError ? err : new CallError("upstream_error", "upstream LLM call failed");
   };
   try {
-    await deps.budgets.acquire(call.target, signal);
+    if (call.target.rpm > 0) await deps.budgets.acquire(call.target, signal);
     await deps.limit(async () => {
       if (signal.aborted) throw signal.reason;
       watchdog = setTimeout(() => trip(`no first token within ${call.firstTokenTimeoutMs} ms`), call.firstTokenTimeoutMs);
@@ -190,6 +199,7 @@ async function guardedCall(deps: FanOutDeps, call: Call): Promise<{ text: string
   } finally {
     clearTimeout(cap);
     clearTimeout(watchdog);
+    sources.forEach((s, i) => s.removeEventListener("abort", forwarders[i]!));
   }
   return { text, usage: report("ok") };
 }

@@ -41,12 +41,13 @@ export function createRunner(fanOut: FanOutDeps, registry: RunRegistry, logger: 
     const emit = (event: string, data: unknown) => run.log.append(event, data);
     const trace = fanOut.tracer?.startRun(run.id, agents.length, req.traceContext);
     const input = { ...req, agents, signal: run.controller.signal, trace };
-    const log = logger.child({ message_id: run.id, request_id: req.requestId });
+    // Made only when a line will be written: a child logger per run costs on the hot path.
+    const log = () => logger.child({ message_id: run.id, request_id: req.requestId });
     let outcome: RunOutcome | undefined;
     observer?.started();
     try {
       outcome = await runFanOut(fanOut, input, emit);
-      log.info(
+      if (logger.isLevelEnabled("info")) log().info(
         {
           status: outcome.status,
           code: outcome.code,
@@ -66,7 +67,7 @@ export function createRunner(fanOut: FanOutDeps, registry: RunRegistry, logger: 
       );
     } catch (err) {
       // runFanOut does not throw by design; if it ever does, the stream still ends cleanly.
-      log.error({ err }, "run crashed");
+      log().error({ err }, "run crashed");
       if (!run.log.ended) emit("error", { code: "internal_error", message: "internal error" });
     } finally {
       observer?.finished(outcome);
