@@ -4,7 +4,6 @@
 import { randomBytes } from "node:crypto";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { ApiError } from "../errors.js";
 import type { Usage } from "../llm/llm-client.js";
 import type { RunEvent } from "../run/event-log.js";
@@ -14,7 +13,7 @@ import type { AppEnv } from "./app-env.js";
 import { invalidRequest } from "./errors.js";
 import { openAiErrorBody, runErrorStatus } from "./openai-errors.js";
 import { CHORUS_MODEL, chatCompletionRequestSchema, toRunInput } from "./openai-schemas.js";
-import { readJson } from "./process-routes.js";
+import { jsonBodyLimit, readJson } from "./process-routes.js";
 import { headersSoFar } from "./stream-response.js";
 import { writeSse, type SseSource } from "./sse-writer.js";
 import type { StreamQuota } from "./stream-quota.js";
@@ -99,12 +98,7 @@ export function openAiRoutes(deps: OpenAiRoutesDeps) {
 
   app.post(
     "/v1/chat/completions",
-    bodyLimit({
-      maxSize: deps.maxBodyBytes,
-      onError: () => {
-        throw new ApiError(413, "payload_too_large", `the request body is over ${deps.maxBodyBytes} bytes`);
-      },
-    }),
+    jsonBodyLimit(deps.maxBodyBytes),
     async (c) => {
       const parsed = schema.safeParse(await readJson(c));
       if (!parsed.success) throw invalidRequest(parsed.error);

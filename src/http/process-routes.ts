@@ -28,6 +28,15 @@ export interface ProcessRoutesDeps {
 
 const JSON_TYPE = /^application\/json\s*(;|$)/i;
 
+/** MAX_BODY_BYTES, enforced before parsing, also for bodies without Content-Length. */
+export const jsonBodyLimit = (maxBytes: number) =>
+  bodyLimit({
+    maxSize: maxBytes,
+    onError: () => {
+      throw new ApiError(413, "payload_too_large", `the request body is over ${maxBytes} bytes`);
+    },
+  });
+
 /** Parses a JSON body with the contract's errors: 415, 413, 400 invalid_json. */
 export async function readJson(c: Context): Promise<unknown> {
   const type = c.req.header("content-type");
@@ -65,12 +74,7 @@ export function processRoutes(deps: ProcessRoutesDeps) {
 
   app.post(
     "/api/process",
-    bodyLimit({
-      maxSize: deps.maxBodyBytes,
-      onError: () => {
-        throw new ApiError(413, "payload_too_large", `the request body is over ${deps.maxBodyBytes} bytes`);
-      },
-    }),
+    jsonBodyLimit(deps.maxBodyBytes),
     async (c) => {
       const parsed = schema.safeParse(await readJson(c));
       if (!parsed.success) throw invalidRequest(parsed.error);
