@@ -399,7 +399,7 @@ async function scenarioB(chorus: Proc, naive: Proc) {
   row(S, "time to headers p50", "ms", each((r) => pct(r.headers, 50)));
   row(S, "server CPU per run", "ms", each((r) => r.serverCpuMsPerRun));
   S = "b. realistic upstream, c=200";
-  each = await loadScenario("b200", { chorus, naive }, 200, n(400));
+  each = await loadScenario("b200", { chorus, naive }, 200, n(1200));
   row(S, "throughput", "runs/s", each((r) => r.runsPerS));
   row(S, "e2e p99", "ms", each((r) => pct(r.e2e, 99)));
   row(S, "overhead p99 (e2e − ideal)", "ms", each((r) => pct(r.overhead, 99)));
@@ -596,8 +596,8 @@ async function main() {
       await timed("profile", async () => {
         const a = await profile(ZERO, 50, n(600));
         if (a) profiles["scenario a (zero-latency upstream, c=50)"] = a;
-        const b = await profile(REALISTIC, 10, n(60));
-        if (b) profiles["scenario b (realistic upstream, c=10)"] = b;
+        const b = await profile(REALISTIC, 200, n(1000));
+        if (b) profiles["scenario b (realistic upstream, c=200)"] = b;
       });
     }
   } finally {

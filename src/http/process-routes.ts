@@ -1,6 +1,6 @@
 // /api/process: start (or join) a run and stream it; resume a run's events; cancel a run.
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
-import { Hono, type Context } from "hono";
+import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { ApiError } from "../errors.js";
 import type { RunHandle, RunRegistry } from "../run/run-registry.js";
@@ -28,14 +28,22 @@ export interface ProcessRoutesDeps {
 
 const JSON_TYPE = /^application\/json\s*(;|$)/i;
 
-/** MAX_BODY_BYTES, enforced before parsing, also for bodies without Content-Length. */
-export const jsonBodyLimit = (maxBytes: number) =>
-  bodyLimit({
-    maxSize: maxBytes,
-    onError: () => {
-      throw new ApiError(413, "payload_too_large", `the request body is over ${maxBytes} bytes`);
-    },
-  });
+/**
+ * MAX_BODY_BYTES, enforced before parsing, also for bodies without Content-Length (Hono's
+ * bodyLimit). A declared length is checked here from the header alone: bodyLimit's first step
+ * reads `c.req.raw.body`, which makes node-server build a whole web Request for every POST.
+ */
+export const jsonBodyLimit = (maxBytes: number): MiddlewareHandler => {
+  const tooLarge = () => {
+    throw new ApiError(413, "payload_too_large", `the request body is over ${maxBytes} bytes`);
+  };
+  const streamed = bodyLimit({ maxSize: maxBytes, onError: tooLarge });
+  return (c, next) => {
+    const length = c.req.header("content-length");
+    if (length === undefined || c.req.header("transfer-encoding") !== undefined) return streamed(c, next);
+    return Number(length) > maxBytes ? tooLarge() : next();
+  };
+};
 
 /** Parses a JSON body with the contract's errors: 415, 413, 400 invalid_json. */
 export async function readJson(c: Context): Promise<unknown> {
