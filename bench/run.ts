@@ -389,7 +389,7 @@ async function scenarioA(chorus: Proc, naive: Proc) {
 async function scenarioB(chorus: Proc, naive: Proc) {
   await configure(REALISTIC);
   let S = "b. realistic upstream (300 ms TTFT, 50 tokens × 5 ms), c=10";
-  let each = await loadScenario("b10", { chorus, naive }, 10, n(100));
+  let each = await loadScenario("b10", { chorus, naive }, 10, n(300));
   row(S, "overhead p50 (e2e − ideal)", "ms", each((r) => pct(r.overhead, 50)));
   row(S, "overhead p99 (e2e − ideal)", "ms", each((r) => pct(r.overhead, 99)));
   row(S, "overhead part: request → first agent call p50", "ms", each((r) => pct(r.gaps.toAgents, 50)));
@@ -529,7 +529,8 @@ function markdown(profiles: Record<string, ProfileSummary>): string {
     `Machine: nproc ${m.nproc}, ${m.cpu}, Node ${m.node}; load average (1/5/15 min) at start ${m.loadavg.join(" ")}, at the end ${m.loadavgEnd.join(" ")} (other work on the machine shows here); ${m.pinned}. Chorus: ${m.chorus}.`,
     `${REPS} repetition(s) per scenario${quick ? " (quick mode: a tenth of the runs)" : ""}, each visiting every server in turn; cells are median (min–max) over repetitions; the ratio compares medians. ` +
       "Throughput is steady-state: completions from the first to the last. Ideal = max over agents (TTFT + tokens × delay) + the summarizer's, from the upstream's own plan; overhead = e2e − ideal. " +
-      `Scenario seconds: ${Object.entries(timings).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(", ")}.`,
+      `Scenario seconds: ${Object.entries(timings).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(", ")}; of which the hypervisor ` +
+      `stole from the servers' core (/proc/stat steal; stalls that land in p99s): ${Object.entries(steal).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ")}.`,
     "",
     HEADER,
     ...rows.map(rowLine),
@@ -565,12 +566,22 @@ function markdown(profiles: Record<string, ProfileSummary>): string {
   return lines.join("\n");
 }
 
+/** CPU time the hypervisor gave to others ("steal", /proc/stat) on the servers' core, in ms. */
+function stealMs(): number {
+  const line = readFileSync("/proc/stat", "utf8").split("\n").find((l) => l.startsWith(`cpu${PIN ? SERVER_CORE : ""} `));
+  return line ? (Number(line.trim().split(/\s+/)[8]) * 1000) / CLK_TCK : 0;
+}
+
 async function timed(name: string, f: () => Promise<void>) {
   const t0 = Date.now();
+  const s0 = stealMs();
   await f();
   timings[name] = (Date.now() - t0) / 1000;
+  steal[name] = (stealMs() - s0) / 1000;
 }
 const timings: Record<string, number> = {};
+/** Seconds of steal per scenario: a virtual machine's neighbours stall the servers, mostly seen in p99s. */
+const steal: Record<string, number> = {};
 
 async function main() {
   const t0 = Date.now();
@@ -607,7 +618,7 @@ async function main() {
   const outDir = join(root, "bench/results");
   mkdirSync(outDir, { recursive: true });
   machine.loadavgEnd = loadavg().map((x) => Number(x.toFixed(2)));
-  const json = { machine, reps: REPS, quick, elapsedS: (Date.now() - t0) / 1000, timings, rows, notes, raw, profiles };
+  const json = { machine, reps: REPS, quick, elapsedS: (Date.now() - t0) / 1000, timings, steal, rows, notes, raw, profiles };
   const md = markdown(profiles);
   // A complete default run is also kept per Node major (node-20.md, node-24.md); partial ones only as latest.
   const complete = !quick && !args.dist && !args.reps && ["a", "b", "c", "d", "profile"].every((x) => only.has(x));

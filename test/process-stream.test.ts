@@ -142,6 +142,27 @@ describe("failures", () => {
     expect(last(r)).toMatchObject({ event: "error", data: { code: "all_agents_failed" } });
   });
 
+  it("reads any well-formed SSE: CRLF, comments, split multi-byte characters, an error event mid-stream", async () => {
+    const chunkOf = (content: string) => JSON.stringify({ id: "x", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index: 0, delta: { content } }] });
+    const wire = Buffer.from(
+      `: keep-alive comment\r\n\r\ndata: ${chunkOf("Caf\u00e9 ")}\r\n\r\ndata:${chunkOf("\u{1F389} ")}\n\nevent: message\ndata: ${chunkOf("done.")}\n\ndata: [DONE]\n\n`,
+    );
+    const emoji = wire.indexOf(Buffer.from("\u{1F389}"));
+    // Cut inside "é", inside the 4-byte emoji, and inside the [DONE] line.
+    const cuts = [wire.indexOf(Buffer.from("\u00e9")) + 1, emoji + 2, wire.length - 5];
+    const body = [0, ...cuts].map((from, i) => wire.subarray(from, cuts[i] ?? wire.length));
+    upstream.setPlanner((b) => {
+      const who = callerOf(b);
+      if (who === "moderator") return { body };
+      if (who === "critic") return { body: [Buffer.from(`data: ${chunkOf("half")}\n\ndata: {"error":{"message":"overloaded"}}\n\n`)] };
+      return {};
+    });
+    const r = await process();
+    expect(ofType(r, "agent_error")[0]!.data).toMatchObject({ agent: "critic", error: { code: "upstream_error" } });
+    expect(ofType(r, "summary_delta").map((e) => e.data.delta)).toEqual(["Caf\u00e9 ", "\u{1F389} ", "done."]);
+    expect(last(r).data).toMatchObject({ status: "partial", summary: "Caf\u00e9 \u{1F389} done." });
+  });
+
   it("treats a connection cut mid-stream as an agent failure", async () => {
     upstream.setPlanner((b) => (callerOf(b) === "explainer" ? { cutAfter: 2 } : {}));
     const r = await process();

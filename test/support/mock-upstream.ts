@@ -25,6 +25,8 @@ export interface Plan {
   garbageAfter?: number;
   /** Stop sending after this many tokens, keeping the connection open. */
   stallAfter?: number;
+  /** Send exactly these bytes as the SSE body, a write each (wire-format tests), then end. */
+  body?: Buffer[];
 }
 
 export type Planner = (body: ChatBody, n: number) => Plan;
@@ -101,6 +103,13 @@ export async function startMockUpstream(planner: Planner = () => ({})): Promise<
       return;
     }
     res.writeHead(200, { "content-type": "text/event-stream" });
+    if (p.body) {
+      for (const piece of p.body) {
+        res.write(piece);
+        await sleep(2); // a read each on the other side
+      }
+      return void res.end();
+    }
     const id = `chatcmpl-${calls.length}`;
     const tokens = p.tokens ?? defaultTokens(body);
     writeSplit(res, chunk(id, body.model, { role: "assistant", content: "" }), 7);
