@@ -1,28 +1,21 @@
 // Conversations: earlier turns reach every agent and the summarizer, bounded, in start order,
 // in memory and in Redis shared by two replicas.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { callerOf, startMockUpstream, type ChatBody, type MockUpstream } from "./support/mock-upstream.js";
+import { callerOf, type ChatBody } from "./support/mock-upstream.js";
 import { startRedis, type TestRedis } from "./support/redis-server.js";
 import { last, readSse } from "./support/sse-client.js";
-import { startChorus, type TestChorus } from "./support/start-chorus.js";
+import { fileUpstream } from "./support/file-upstream.js";
+import type { TestChorus } from "./support/start-chorus.js";
 
-let upstream: MockUpstream;
+const { upstream, start } = await fileUpstream("sk-conv");
 let chorus: TestChorus | undefined;
 let seq = 0;
 
-beforeAll(async () => {
-  upstream = await startMockUpstream();
-});
-afterAll(() => upstream.close());
 afterEach(async () => {
   await chorus?.close();
   chorus = undefined;
-  upstream.setPlanner(() => ({}));
-  upstream.calls.length = 0;
 });
 
-const start = (env: Record<string, string> = {}) =>
-  startChorus({ USE_LLM_MOCK: "false", LLM_BASE_URL: upstream.url, LLM_KEY: "sk-conv", LLM_MAX_RETRIES: "0", ...env });
 const ask = (c: TestChorus, message: string, conversation_id: string) =>
   readSse(`${c.url}/api/process`, { message, message_id: `conv-${++seq}`, conversation_id });
 /** The non-system messages a call carried, as "role: content" (user contents trimmed to the question). */

@@ -5,30 +5,23 @@ import { cpSync, mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../src/config/env.js";
-import { callerOf, startMockUpstream, type MockUpstream } from "./support/mock-upstream.js";
+import { callerOf } from "./support/mock-upstream.js";
 import { scrape } from "./support/prometheus.js";
 import { last, ofType, parseSse, readSse, type SseRead } from "./support/sse-client.js";
+import { fileUpstream } from "./support/file-upstream.js";
 import { startChorus, type TestChorus } from "./support/start-chorus.js";
 
-let upstream: MockUpstream;
+const { upstream, start: viaUpstream } = await fileUpstream("sk-ops-secret");
 let chorus: TestChorus | undefined;
 const tmp = mkdtempSync(join(tmpdir(), "chorus-ops-"));
 
-beforeAll(async () => {
-  upstream = await startMockUpstream();
-});
-afterAll(() => upstream.close());
 afterEach(async () => {
   await chorus?.close();
   chorus = undefined;
-  upstream.setPlanner(() => ({}));
-  upstream.calls.length = 0;
 });
 
-const viaUpstream = (env: Record<string, string> = {}) =>
-  startChorus({ USE_LLM_MOCK: "false", LLM_BASE_URL: upstream.url, LLM_KEY: "sk-ops-secret", LLM_MAX_RETRIES: "0", ...env });
 const runLine = (c: TestChorus, messageId: string) => c.logs.find((l) => l.msg === "run finished" && l.message_id === messageId);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 

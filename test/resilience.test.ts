@@ -4,28 +4,21 @@ import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { callerOf, startMockUpstream, type MockUpstream } from "./support/mock-upstream.js";
+import { afterEach, describe, expect, it } from "vitest";
+import { callerOf, startMockUpstream } from "./support/mock-upstream.js";
 import { last, ofType, readSse } from "./support/sse-client.js";
-import { startChorus, type TestChorus } from "./support/start-chorus.js";
+import { fileUpstream } from "./support/file-upstream.js";
+import type { TestChorus } from "./support/start-chorus.js";
 
-let upstream: MockUpstream;
+const { upstream, start } = await fileUpstream("sk-main");
 let chorus: TestChorus | undefined;
 let seq = 0;
 
-beforeAll(async () => {
-  upstream = await startMockUpstream();
-});
-afterAll(() => upstream.close());
 afterEach(async () => {
   await chorus?.close();
   chorus = undefined;
-  upstream.setPlanner(() => ({}));
-  upstream.calls.length = 0;
 });
 
-const start = (env: Record<string, string> = {}) =>
-  startChorus({ USE_LLM_MOCK: "false", LLM_BASE_URL: upstream.url, LLM_KEY: "sk-main", LLM_MAX_RETRIES: "0", ...env });
 const run = (extra: object = {}) => readSse(`${chorus!.url}/api/process`, { message: "Why?", message_id: `res-${++seq}`, ...extra });
 const callsOf = (who: string) => upstream.calls.filter((c) => callerOf(c.body) === who);
 const errorOf = (r: Awaited<ReturnType<typeof run>>, agent: string) => ofType(r, "agent_error").find((e) => e.data.agent === agent)?.data;
