@@ -142,7 +142,7 @@ describe("failures", () => {
     expect(last(r)).toMatchObject({ event: "error", data: { code: "all_agents_failed" } });
   });
 
-  it("reads any well-formed SSE: CRLF, comments, split multi-byte characters, an error event mid-stream", async () => {
+  it("reads any well-formed SSE (CRLF, comments, split multi-byte characters), and fails an error event or an endless line", async () => {
     const chunkOf = (content: string) => JSON.stringify({ id: "x", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index: 0, delta: { content } }] });
     const wire = Buffer.from(
       `: keep-alive comment\r\n\r\ndata: ${chunkOf("Caf\u00e9 ")}\r\n\r\ndata:${chunkOf("\u{1F389} ")}\n\nevent: message\ndata: ${chunkOf("done.")}\n\ndata: [DONE]\n\n`,
@@ -155,10 +155,12 @@ describe("failures", () => {
       const who = callerOf(b);
       if (who === "moderator") return { body };
       if (who === "critic") return { body: [Buffer.from(`data: ${chunkOf("half")}\n\ndata: {"error":{"message":"overloaded"}}\n\n`)] };
+      if (who === "analyst") return { body: [Buffer.from(`data: ${chunkOf("then ")}\n\n`), Buffer.alloc(1_200_000, "x")] };
       return {};
     });
     const r = await process();
-    expect(ofType(r, "agent_error")[0]!.data).toMatchObject({ agent: "critic", error: { code: "upstream_error" } });
+    const errors = Object.fromEntries(ofType(r, "agent_error").map((e) => [e.data.agent, e.data.error.code]));
+    expect(errors).toEqual({ critic: "upstream_error", analyst: "bad_response" }); // 1.2 MB without an event break
     expect(ofType(r, "summary_delta").map((e) => e.data.delta)).toEqual(["Caf\u00e9 ", "\u{1F389} ", "done."]);
     expect(last(r).data).toMatchObject({ status: "partial", summary: "Caf\u00e9 \u{1F389} done." });
   });

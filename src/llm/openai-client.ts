@@ -18,6 +18,9 @@ export interface OpenAiClientOptions {
   log?: (msg: string) => void;
 }
 
+/** Far above any real chunk (one token, or a usage record): beyond it the stream is not SSE. */
+const MAX_EVENT_CHARS = 1 << 20;
+
 export function createOpenAiClient(opts: OpenAiClientOptions): LlmClient {
   // baseURL is always explicit: the SDK would otherwise read OPENAI_BASE_URL behind our back.
   // The SDK's own retries (429, 5xx, connection errors, honouring retry-after) happen only
@@ -65,10 +68,14 @@ export function createOpenAiClient(opts: OpenAiClientOptions): LlmClient {
         const parser = createParser({ onEvent: (e) => batch.push(e.data) });
         const body = response.body as unknown as IncomingMessage;
         body.setEncoding("utf8");
+        let unparsed = 0; // characters since the last complete event
         for await (const piece of body as AsyncIterable<string>) {
           parser.feed(piece);
           const events = batch;
           batch = [];
+          // A garbage body without event breaks would otherwise be buffered whole.
+          unparsed = events.length ? 0 : unparsed + piece.length;
+          if (unparsed > MAX_EVENT_CHARS) throw new CallError("bad_response", "upstream LLM sent an oversized stream event");
           for (const data of events) {
             if (done || data.startsWith("[DONE]")) {
               done = true;
