@@ -7,6 +7,7 @@ import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { HumanView } from "../src/cli/run-view.js";
 import { SseParser } from "../src/cli/sse-frames.js";
+import { freePort } from "./support/free-port.js";
 import { readSse } from "./support/sse-client.js";
 import { startChorus, type TestChorus } from "./support/start-chorus.js";
 
@@ -155,12 +156,7 @@ describe("refusals and usage: exit 2 with the contract's message", () => {
   });
 
   it("a server that is not there", async () => {
-    const port = await new Promise<number>((resolve) => {
-      const s = createServer().listen(0, "127.0.0.1", () => {
-        const p = (s.address() as AddressInfo).port;
-        s.close(() => resolve(p));
-      });
-    });
+    const port = await freePort();
     const r = await runCli(["--url", `http://127.0.0.1:${port}`, "Hello"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toBe(`chorus: cannot reach http://127.0.0.1:${port}: ECONNREFUSED\n`);

@@ -2,7 +2,6 @@
 // and dying upstreams, cost from a price file, /ready, CORS, API_KEYS_FILE and security headers.
 // Each test runs a real server (and, where an upstream must misbehave, a mock upstream).
 import { cpSync, mkdtempSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -11,6 +10,7 @@ import { callerOf } from "./support/mock-upstream.js";
 import { scrape } from "./support/prometheus.js";
 import { last, ofType, parseSse, readSse, type SseRead } from "./support/sse-client.js";
 import { fileUpstream } from "./support/file-upstream.js";
+import { freePort } from "./support/free-port.js";
 import { startChorus, type TestChorus } from "./support/start-chorus.js";
 
 const { upstream, start: viaUpstream } = await fileUpstream("sk-ops-secret");
@@ -25,14 +25,6 @@ afterEach(async () => {
 const runLine = (c: TestChorus, messageId: string) => c.logs.find((l) => l.msg === "run finished" && l.message_id === messageId);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** A port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const { port } = srv.address() as { port: number };
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 describe("X-Request-Id", () => {
   it("echoes a safe client id on the stream and puts it on the run's log line", async () => {
@@ -201,7 +193,7 @@ describe("GET /ready", () => {
   });
 
   it("is 503 naming the check when the LLM endpoint is unreachable, without the key", async () => {
-    const port = await closedPort();
+    const port = await freePort(); // nothing listens there
     chorus = await startChorus({ USE_LLM_MOCK: "false", LLM_BASE_URL: `http://127.0.0.1:${port}/v1`, LLM_KEY: "sk-ready-secret" });
     const res = await fetch(`${chorus.url}/ready`);
     expect(res.status).toBe(503);

@@ -1,7 +1,8 @@
 // A real redis-server for tests, on a free loopback port, no persistence; stopped afterwards.
 // The Makefile's test target installs redis-server (Debian) when missing.
 import { spawn, type ChildProcess } from "node:child_process";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
+import { freePort } from "./free-port.js";
 
 export interface TestRedis {
   url: string;
@@ -11,13 +12,6 @@ export interface TestRedis {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const { port } = s.address() as { port: number };
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** True when a Redis server answers PING on the port. */
 function pong(port: number): Promise<boolean> {
