@@ -72,6 +72,17 @@ saveConversation();
 /** The message_id of the run shown below the thread: its turn is not listed twice. */
 let shownMessageId = null;
 
+/** A paragraph whose text is preceded by a label only screen readers hear ("You asked: "). */
+function labelled(className, label, text) {
+  const p = document.createElement("p");
+  p.className = className;
+  const hidden = document.createElement("span");
+  hidden.className = "visually-hidden";
+  hidden.textContent = label;
+  p.append(hidden, text);
+  return p;
+}
+
 function renderThread() {
   form.dataset.conversationId = conversation.id;
   const earlier = conversation.turns.filter((t) => t.message_id !== shownMessageId);
@@ -79,19 +90,7 @@ function renderThread() {
     ...earlier.map((t) => {
       const li = document.createElement("li");
       li.className = "turn";
-      const q = document.createElement("p");
-      q.className = "turn-q";
-      const youAsked = document.createElement("span");
-      youAsked.className = "visually-hidden";
-      youAsked.textContent = "You asked: ";
-      q.append(youAsked, t.message);
-      const a = document.createElement("p");
-      a.className = "turn-a";
-      const answer = document.createElement("span");
-      answer.className = "visually-hidden";
-      answer.textContent = "Summary: ";
-      a.append(answer, t.summary);
-      li.append(q, a);
+      li.append(labelled("turn-q", "You asked: ", t.message), labelled("turn-a", "Summary: ", t.summary));
       return li;
     }),
   );
