@@ -25,6 +25,7 @@ import { streamsStaySent } from "./http/stream-response.js";
 import { createStreamQuota } from "./http/stream-quota.js";
 import { webPage } from "./http/web-page.js";
 import type { LlmClient } from "./llm/llm-client.js";
+import { Hedger } from "./llm/hedge.js";
 import { createUpstreamBudgets } from "./llm/upstream-budget.js";
 import { fallbackTargets, promptTarget } from "./llm/upstream-target.js";
 import { createMetrics } from "./observability/metrics.js";
@@ -83,6 +84,7 @@ export function createApp({ config, prompts, llm, logger, env = process.env, tra
     limit,
     prices: config.prices,
     onCall: metrics.call,
+    ...(config.LLM_HEDGE ? { hedger: new Hedger({ budget: config.LLM_HEDGE_BUDGET }) } : {}),
     ...(tracerProvider ? { tracer: createRunTracer(tracerProvider) } : {}),
     settings: {
       agentTimeoutMs: config.AGENT_TIMEOUT_MS,

@@ -56,6 +56,9 @@ const schema = z
     FANOUT_DEADLINE_MS: int(0, 0),
     MIN_AGENTS_OK: int(1, 1),
     UPSTREAM_RPM: int(0, 0),
+    // Hedged first-token requests; the budget is the share of calls that may send a second one.
+    LLM_HEDGE: flag(false),
+    LLM_HEDGE_BUDGET: z.coerce.number().min(0).max(1).default(0.05),
     MAX_CONCURRENT_LLM_CALLS: int(32, 1),
     MAX_QUEUED_RUNS: int(1000, 0),
 

@@ -37,4 +37,6 @@ export interface LlmClient {
 /** A call's usage as Chorus counts it: `estimated` when part of it is our estimate (run/usage.ts). */
 export interface CountedUsage extends Usage {
   estimated?: true;
+  /** Hedged calls (LLM_HEDGE) among those counted: each sent a second, paid request. */
+  hedged_calls?: number;
 }

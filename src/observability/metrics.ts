@@ -89,6 +89,12 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30],
     registers,
   });
+  const hedges = new Counter({
+    name: "chorus_llm_hedges_total",
+    help: 'Upstream calls hedged (LLM_HEDGE: a second attempt sent because the first token was late), by agent (or summarizer), model and which attempt answered ("first", "hedge", "none").',
+    labelNames: ["agent", "model", "winner"] as const,
+    registers,
+  });
   const tokens = new Counter({
     name: "chorus_llm_tokens_total",
     help: 'Tokens consumed, by agent (or summarizer), model, direction (input, output) and whether estimated ("true" when the upstream sent no count).',
@@ -110,6 +116,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       calls.inc({ agent: c.caller, model: c.model, outcome: c.outcome });
       callDuration.observe({ agent: c.caller }, seconds(c.latency_ms));
       if (c.caller === "summarizer" && c.first_token_ms !== undefined) firstToken.observe(seconds(c.first_token_ms));
+      if (c.hedge) hedges.inc({ agent: c.caller, model: c.model, winner: c.hedge });
       if (!c.usage) return;
       const labels = { agent: c.caller, model: c.model, estimated: String(c.usage.estimated === true) };
       tokens.inc({ ...labels, direction: "input" }, c.usage.prompt_tokens);

@@ -4,6 +4,7 @@ import type { LimitFunction } from "p-limit";
 import { costUsd, roundUsd, type PriceTable } from "../config/prices.js";
 import type { Prompt, Prompts } from "../config/prompts.js";
 import type { ChatMessage, CountedUsage, LlmClient } from "../llm/llm-client.js";
+import type { Hedger } from "../llm/hedge.js";
 import type { UpstreamBudgets } from "../llm/upstream-budget.js";
 import type { UpstreamTarget } from "../llm/upstream-target.js";
 import type { RunTrace, RunTracer } from "../observability/tracing.js";
@@ -40,6 +41,8 @@ export interface FanOutDeps {
   prices?: PriceTable;
   /** Told once per upstream call as it ends (agents, summarizer, fallbacks): for metrics. */
   onCall?: (call: CallRecord) => void;
+  /** Hedges late first tokens (LLM_HEDGE); absent when off. */
+  hedger?: Hedger;
   /** Opens a span per run and per call (tracing.ts); absent when tracing is off. */
   tracer?: RunTracer;
 }

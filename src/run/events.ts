@@ -11,6 +11,7 @@ export const usageSchema = z
     completion_tokens: z.int(),
     total_tokens: z.int(),
     estimated: z.literal(true).optional().meta({ description: "Part of the figure is estimated (~4 characters a token): the upstream sent no count." }),
+    hedged_calls: z.int().optional().meta({ description: "Calls hedged (LLM_HEDGE): each sent a second request, whose prompt is counted too." }),
   })
   .meta({ description: "The upstream's count when it sent one, else an estimate of what was received." });
 const costUsd = z.number().meta({ description: "Cost in USD, when the price table (PRICES_FILE) prices every model used." });

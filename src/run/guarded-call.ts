@@ -3,12 +3,13 @@
 // cancellation, usage counting, metrics and the call's trace span.
 import type { Prompt } from "../config/prompts.js";
 import { CallError } from "../errors.js";
+import type { HedgeReport } from "../llm/hedge.js";
 import type { ChatMessage, CountedUsage, Usage } from "../llm/llm-client.js";
 import type { UpstreamTarget } from "../llm/upstream-target.js";
 import type { RunTrace } from "../observability/tracing.js";
 import type { FanOutDeps } from "./context.js";
 import { since, type CallRecord } from "./outcome.js";
-import { countUsage } from "./usage.js";
+import { countUsage, withHedge } from "./usage.js";
 
 export interface Call {
   caller: string;
@@ -38,9 +39,12 @@ export async function guardedCall(deps: FanOutDeps, call: Call): Promise<{ text:
   let upstreamUsage: Usage | undefined;
   let firstTokenMs: number | undefined;
   const span = call.trace?.startCall(call.caller, call.target.model);
+  const hedge: HedgeReport = { hedged: false };
   const report = (outcome: CallRecord["outcome"]) => {
-    const usage = countUsage(call.messages, text, upstreamUsage);
+    let usage = countUsage(call.messages, text, upstreamUsage);
+    if (hedge.hedged) usage = withHedge(usage, call.messages);
     const record: CallRecord = { caller: call.caller, model: call.target.model, outcome, latency_ms: since(t0), first_token_ms: firstTokenMs, usage };
+    if (hedge.hedged) record.hedge = hedge.winner ?? "none";
     deps.onCall?.(record);
     span?.end(record);
     return usage;
@@ -72,7 +76,7 @@ export async function guardedCall(deps: FanOutDeps, call: Call): Promise<{ text:
     await deps.limit(async () => {
       if (signal.aborted) throw signal.reason;
       watchdog = setTimeout(() => trip(`no first token within ${call.firstTokenTimeoutMs} ms`), call.firstTokenTimeoutMs);
-      const stream = deps.llm.stream({
+      const req = {
         caller: call.caller,
         model: call.target.model,
         endpoint: call.target,
@@ -81,7 +85,10 @@ export async function guardedCall(deps: FanOutDeps, call: Call): Promise<{ text:
         maxTokens: call.prompt.settings.max_tokens,
         signal,
         ...(span ? { headers: span.headers } : {}),
-      });
+      };
+      // Hedging (LLM_HEDGE) sends a second attempt when the first token is late; never on an
+      // endpoint with a request budget: the extra request would spend what throttles it.
+      const stream = deps.hedger && call.target.rpm <= 0 ? deps.hedger.stream(deps.llm, req, call.target.label, hedge) : deps.llm.stream(req);
       let started = false;
       for await (const chunk of stream) {
         if (chunk.type === "delta") {

@@ -12,6 +12,8 @@ export interface CallRecord {
   latency_ms: number;
   first_token_ms?: number;
   usage?: CountedUsage;
+  /** Hedged (LLM_HEDGE): which attempt answered ("none": both failed). */
+  hedge?: "first" | "hedge" | "none";
 }
 
 export type AgentResult =

@@ -19,14 +19,25 @@ export function countUsage(messages: ChatMessage[], received: string, upstream: 
   return { prompt_tokens, completion_tokens, total_tokens: prompt_tokens + completion_tokens, estimated: true };
 }
 
+/**
+ * A hedged call's usage: the losing attempt was sent too and its prompt is paid (estimated: it
+ * was aborted before its first token, so no upstream count came for it).
+ */
+export function withHedge(usage: CountedUsage | undefined, messages: ChatMessage[]): CountedUsage {
+  const prompt_tokens = messages.reduce((n, m) => n + tokens(m.content.length), 0);
+  const loser: CountedUsage = { prompt_tokens, completion_tokens: 0, total_tokens: prompt_tokens, estimated: true, hedged_calls: 1 };
+  return addUsage(usage, loser)!;
+}
+
 /** The sum of two usages; an estimate anywhere makes the sum an estimate. */
 export function addUsage(a: CountedUsage | undefined, b: CountedUsage | undefined): CountedUsage | undefined {
   if (!b) return a;
-  if (!a) return { prompt_tokens: b.prompt_tokens, completion_tokens: b.completion_tokens, total_tokens: b.total_tokens, ...(b.estimated ? { estimated: true } : {}) };
+  const hedged = (a?.hedged_calls ?? 0) + (b.hedged_calls ?? 0);
   return {
-    prompt_tokens: a.prompt_tokens + b.prompt_tokens,
-    completion_tokens: a.completion_tokens + b.completion_tokens,
-    total_tokens: a.total_tokens + b.total_tokens,
-    ...(a.estimated || b.estimated ? { estimated: true } : {}),
+    prompt_tokens: (a?.prompt_tokens ?? 0) + b.prompt_tokens,
+    completion_tokens: (a?.completion_tokens ?? 0) + b.completion_tokens,
+    total_tokens: (a?.total_tokens ?? 0) + b.total_tokens,
+    ...(a?.estimated || b.estimated ? { estimated: true } : {}),
+    ...(hedged ? { hedged_calls: hedged } : {}),
   };
 }

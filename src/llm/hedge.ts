@@ -1,0 +1,153 @@
+// Hedged first-token requests ("The Tail at Scale", Dean and Barroso): when a call's first token
+// is later than the recent first-token times of its endpoint and model say it should be, a second
+// attempt is sent; whichever answers first is kept and the other aborted at that moment. Only the
+// wait for the first token is hedged (a token already streamed cannot be taken back), and hedges
+// are bounded by a budget: a fraction of all calls, so a slow endpoint is never flooded.
+import { CallError } from "../errors.js";
+import type { ChatChunk, ChatRequest, LlmClient } from "./llm-client.js";
+
+export interface HedgeOptions {
+  /** Hedges allowed per call (0.05: one call in 20 on average), LLM_HEDGE_BUDGET. */
+  budget: number;
+  /** Quantile of the recent first-token times past which a call is hedged. */
+  quantile?: number;
+  /** First-token times kept per endpoint+model. */
+  window?: number;
+  /** No hedging before this many first-token times were seen for an endpoint+model. */
+  minSamples?: number;
+  /** Never hedge sooner than this (ms): a near-instant upstream is not worth a second call. */
+  floorMs?: number;
+  /** Unused budget saved up, in hedges: a burst of slow calls may use it. */
+  burst?: number;
+}
+
+/** What happened to one call: read by guarded-call for usage and metrics. */
+export interface HedgeReport {
+  /** A second attempt was sent. Both were paid for (the loser's prompt at least). */
+  hedged: boolean;
+  /** Which attempt gave the answer, once one did. */
+  winner?: "first" | "hedge";
+}
+
+/** Recent first-token times of one endpoint+model, as a ring; the threshold is recomputed now and then. */
+class FirstTokenTimes {
+  private readonly times: Float64Array;
+  private count = 0;
+  private next = 0;
+  private sinceComputed = 0;
+  private cached: number | undefined;
+  constructor(
+    size: number,
+    private readonly quantile: number,
+  ) {
+    this.times = new Float64Array(size);
+  }
+  add(ms: number): void {
+    this.times[this.next] = ms;
+    this.next = (this.next + 1) % this.times.length;
+    this.count = Math.min(this.count + 1, this.times.length);
+    this.sinceComputed++;
+  }
+  /** The quantile of the window; sorting 200 numbers every 10 samples, not on every call. */
+  threshold(minSamples: number): number | undefined {
+    if (this.count < minSamples) return undefined;
+    if (this.cached === undefined || this.sinceComputed >= 10) {
+      const sorted = this.times.slice(0, this.count).sort();
+      this.cached = sorted[Math.min(this.count - 1, Math.floor(this.quantile * this.count))]!;
+      this.sinceComputed = 0;
+    }
+    return this.cached;
+  }
+}
+
+interface Attempt {
+  abort: AbortController;
+  it: AsyncIterator<ChatChunk>;
+  t0: number;
+  /** The attempt's first item: its first token (or its failure). */
+  head: Promise<IteratorResult<ChatChunk>>;
+  release: () => void;
+}
+
+const LATE = Symbol("late");
+
+export class Hedger {
+  private readonly opts: Required<HedgeOptions>;
+  private readonly times = new Map<string, FirstTokenTimes>();
+  private credit = 0;
+
+  constructor(opts: HedgeOptions) {
+    this.opts = { quantile: 0.95, window: 200, minSamples: 20, floorMs: 50, burst: 10, ...opts };
+  }
+
+  /** The hedge delay for `key` now, or undefined while too few first tokens were seen. */
+  delayFor(key: string): number | undefined {
+    const t = this.times.get(key)?.threshold(this.opts.minSamples);
+    return t === undefined ? undefined : Math.max(this.opts.floorMs, t);
+  }
+
+  /**
+   * `llm.stream(req)`, hedged. `key` names the endpoint+model whose first-token times set the
+   * threshold. The report is filled in as the call goes.
+   */
+  async *stream(llm: LlmClient, req: ChatRequest, key: string, report: HedgeReport): AsyncGenerator<ChatChunk> {
+    this.credit = Math.min(this.opts.burst, this.credit + this.opts.budget);
+    const times = this.times.get(key) ?? this.times.set(key, new FirstTokenTimes(this.opts.window, this.opts.quantile)).get(key)!;
+    const delay = this.delayFor(key);
+    const first = start(llm, req);
+    let hedge: Attempt | undefined;
+    let winner = first;
+    try {
+      if (delay !== undefined) {
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<typeof LATE>((resolve) => (timer = setTimeout(resolve, delay, LATE)));
+        // A failure of the first attempt is the answer too: it is thrown below, not hedged.
+        const r = await Promise.race([first.head.then(() => undefined, () => undefined), late]);
+        clearTimeout(timer);
+        if (r === LATE && this.credit >= 1 && !req.signal.aborted) {
+          this.credit -= 1;
+          report.hedged = true;
+          hedge = start(llm, req);
+          winner = await firstToAnswer(first, hedge);
+          // The loser has waited at least this long: kept as its first-token time, so that the
+          // slow calls that were hedged still count in the window (else the threshold would sink).
+          const loser = winner === first ? hedge : first;
+          times.add(performance.now() - loser.t0);
+          loser.abort.abort(new CallError("cancelled", "another attempt answered first"));
+          report.winner = winner === first ? "first" : "hedge";
+        }
+      }
+      const head = await winner.head;
+      if (!hedge) report.winner = "first";
+      times.add(performance.now() - winner.t0);
+      if (head.done) return;
+      yield head.value;
+      for (let r = await winner.it.next(); !r.done; r = await winner.it.next()) yield r.value;
+    } finally {
+      // Ends whatever is still open (a loser, or the winner when the caller stops early).
+      for (const a of hedge ? [first, hedge] : [first]) {
+        a.release();
+        void a.it.return?.().catch(() => {});
+      }
+    }
+  }
+}
+
+/** One attempt with its own abort signal, following the call's. */
+function start(llm: LlmClient, req: ChatRequest): Attempt {
+  const abort = new AbortController();
+  const forward = () => abort.abort(req.signal.reason);
+  if (req.signal.aborted) forward();
+  else req.signal.addEventListener("abort", forward, { once: true });
+  const it = llm.stream({ ...req, signal: abort.signal })[Symbol.asyncIterator]();
+  const head = it.next();
+  head.catch(() => {}); // a loser's rejection is expected and not awaited
+  return { abort, it, t0: performance.now(), head, release: () => req.signal.removeEventListener("abort", forward) };
+}
+
+/** The attempt whose first item arrives first; a failed one leaves the other; both failed: the first's error. */
+function firstToAnswer(a: Attempt, b: Attempt): Promise<Attempt> {
+  return Promise.any([a.head.then(() => a), b.head.then(() => b)]).catch((e: AggregateError) => {
+    throw e.errors[0];
+  });
+}
