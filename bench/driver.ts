@@ -16,6 +16,12 @@ export interface LoadOptions {
   durationS?: number;
   /** Runs are tagged `<tagPrefix>.<i>`: the message_id, and `[bench:<tag>]` in the message. */
   tagPrefix?: string;
+  /** The question (default: a short one); the tag is appended. */
+  message?: string;
+  /** More request fields (agents, strategy). */
+  extra?: Record<string, unknown>;
+  /** Runs per conversation (conversation_id), one after the other: `count` counts runs. Default 1. */
+  turns?: number;
 }
 
 export interface HoldOptions {
@@ -59,8 +65,14 @@ const now = () => performance.now();
 const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
 
 /** One run: `done` resolves when the stream has ended; `onFirstData` is called on its first bytes. */
-function startRun(url: URL, tag: string, since: number, onFirstData?: () => void): { req: ClientRequest; done: Promise<RunResult> } {
-  const body = JSON.stringify({ message: `${MESSAGE} [bench:${tag}]`, message_id: tag });
+function startRun(
+  url: URL,
+  tag: string,
+  since: number,
+  onFirstData?: () => void,
+  fields: { message?: string; extra?: Record<string, unknown> } = {},
+): { req: ClientRequest; done: Promise<RunResult> } {
+  const body = JSON.stringify({ message: `${fields.message ?? MESSAGE} [bench:${tag}]`, message_id: tag, ...fields.extra });
   const t0 = now();
   const r: RunResult = { tag, http: 0, status: "incomplete", startMs: t0 - since, startAt: performance.timeOrigin + t0 };
   let req!: ClientRequest;
@@ -123,8 +135,16 @@ async function load(o: LoadOptions): Promise<LoadResult> {
   const stopAt = o.durationS ? t0 + o.durationS * 1000 : Infinity;
   const runs: RunResult[] = [];
   let next = 0;
+  const turns = o.turns ?? 1;
+  const fields = { message: o.message, extra: o.extra };
+  // A worker takes a conversation (or a single run) at a time; its turns go one after the other.
   const worker = async () => {
-    while (next < o.count && now() < stopAt) runs.push(await startRun(url, `${prefix}.${next++}`, t0).done);
+    while (next < o.count && now() < stopAt) {
+      const first = next;
+      next += turns;
+      const extra = turns > 1 ? { ...o.extra, conversation_id: `${prefix}.c${first}` } : o.extra;
+      for (let i = first; i < first + turns; i++) runs.push(await startRun(url, `${prefix}.${i}`, t0, undefined, { ...fields, extra }).done);
+    }
   };
   await Promise.all(Array.from({ length: Math.min(o.concurrency, o.count) }, worker));
   const cpu = process.cpuUsage(cpu0);

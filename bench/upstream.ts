@@ -48,6 +48,8 @@ export interface RunStats {
 export interface UpstreamStats {
   knobs: Knobs;
   calls: number;
+  /** Request bytes received on /chat/completions: what the servers sent upstream. */
+  bytesIn: number;
   completed: number;
   failed: number;
   aborted: number;
@@ -83,9 +85,10 @@ export function startUpstream(knobs: Knobs, port = 0, host = "127.0.0.1") {
   let open = 0;
   let stats = fresh();
   let runs = new Map<string, RunStats>();
+  let attempts = new Map<string, number>();
   let untagged = 0;
   function fresh() {
-    return { calls: 0, completed: 0, failed: 0, aborted: 0, maxOpen: open, abortTimes: [] as number[] };
+    return { calls: 0, bytesIn: 0, completed: 0, failed: 0, aborted: 0, maxOpen: open, abortTimes: [] as number[] };
   }
 
   const chat = (body: ChatBody, res: ServerResponse) => {
@@ -96,10 +99,14 @@ export function startUpstream(knobs: Knobs, port = 0, host = "127.0.0.1") {
     const isSummarizer = user.includes("## Agent answers");
     const caller = /You are the (\w+)/.exec(system)?.[1] ?? "?";
     const tag = TAG.exec(user)?.[1] ?? `untagged-${untagged++}`;
+    // A repeated call (a hedge, a retry) is another draw of the tail's dice, as another replica
+    // upstream would be; the first call of each run and caller draws alike for every server.
+    const attempt = attempts.get(`${tag}:${caller}`) ?? 0;
+    attempts.set(`${tag}:${caller}`, attempt + 1);
     const tail =
       knobs.tailEvery > 0 &&
       (knobs.tailScope !== "agents" || !isSummarizer) &&
-      dice(`${knobs.seed}:tail:${tag}:${caller}`) < 1 / knobs.tailEvery;
+      dice(`${knobs.seed}:tail:${tag}:${caller}${attempt ? `:${attempt}` : ""}`) < 1 / knobs.tailEvery;
     const mult = tail ? knobs.tailMult : 1;
     const fail = knobs.failRate > 0 && dice(`${knobs.seed}:fail:${tag}:${caller}`) < knobs.failRate;
     const ttft = knobs.ttftMs * mult;
@@ -186,7 +193,10 @@ export function startUpstream(knobs: Knobs, port = 0, host = "127.0.0.1") {
 
   const handle = (req: IncomingMessage, res: ServerResponse, raw: string) => {
     const url = req.url ?? "/";
-    if (req.method === "POST" && url.endsWith("/chat/completions")) return chat(JSON.parse(raw) as ChatBody, res);
+    if (req.method === "POST" && url.endsWith("/chat/completions")) {
+      stats.bytesIn += Buffer.byteLength(raw);
+      return chat(JSON.parse(raw) as ChatBody, res);
+    }
     if (req.method === "GET" && url.endsWith("/models")) {
       return json(res, 200, { object: "list", data: [{ id: "bench", object: "model", created: 1, owned_by: "bench" }] });
     }
@@ -198,6 +208,7 @@ export function startUpstream(knobs: Knobs, port = 0, host = "127.0.0.1") {
     if (req.method === "POST" && url === "/reset") {
       stats = fresh();
       runs = new Map();
+      attempts = new Map();
       untagged = 0;
       return json(res, 200, { ok: true });
     }

@@ -1,20 +1,27 @@
 // Writes an SSE stream to one client, straight onto Node's response so that
-// backpressure is real: a write that the socket does not take waits for 'drain', and a
-// client that reads nothing for SSE_WRITE_TIMEOUT_MS is disconnected.
+// backpressure is real: a write that the socket does not take holds the next ones until
+// 'drain', and a client that reads nothing for SSE_WRITE_TIMEOUT_MS is disconnected.
 import type { ServerResponse } from "node:http";
-import type { Followable } from "../run/event-log.js";
+import { EventLog, type Followable } from "../run/event-log.js";
 
-/** Text to write, produced until the source ends or `gone` (the client left) aborts. */
-export type SseSource = (gone: AbortSignal) => AsyncIterable<string>;
+/** Text pushed as it is produced (a run held in this process): no promise per event. */
+export interface PushSource {
+  /** Calls `onText` with each piece, `onEnd` once there is no more; returns the unsubscribe. */
+  subscribe(onText: (text: string) => void, onEnd: () => void): () => void;
+}
 
-/** A run's events from after `afterId`, each batch joined into one write. */
-export const eventFrames =
-  (log: Followable, afterId: number): SseSource =>
-  async function* (gone) {
+/** Text to write: pulled until the source ends or `gone` (the client left) aborts, or pushed. */
+export type SseSource = ((gone: AbortSignal) => AsyncIterable<string>) | PushSource;
+
+/** A run's events from after `afterId`: pushed from a local log, else each batch joined into one write. */
+export function eventFrames(log: Followable, afterId: number): SseSource {
+  if (log instanceof EventLog) return { subscribe: (onText, onEnd) => log.subscribe(afterId, (ev) => onText(ev.frame), onEnd) };
+  return async function* (gone) {
     for await (const batch of log.follow(afterId, gone)) {
       yield batch.length === 1 ? batch[0]!.frame : batch.map((e) => e.frame).join("");
     }
   };
+}
 
 export interface SseOptions {
   heartbeatMs: number;
@@ -41,14 +48,13 @@ export async function writeSse(res: ServerResponse, source: SseSource, opts: Sse
   // One timer per stream, pushed back (refresh) after every write rather than re-created.
   const heartbeat = setTimeout(function ping() {
     if (gone.signal.aborted) return;
-    const waiting = send(": ping\n\n");
-    if (waiting) void waiting.then(() => heartbeat.refresh());
-    else heartbeat.refresh();
+    send(": ping\n\n");
+    heartbeat.refresh();
   }, opts.heartbeatMs);
 
   // Text is gathered and written once per turn of the event loop (setImmediate): tokens that
-  // arrived together leave in one syscall instead of one each. A write the socket does not
-  // take makes the next sends wait for 'drain', but not forever.
+  // arrived together leave in one syscall instead of one each. While the socket has not taken
+  // the last write, text waits here for 'drain', but not forever.
   let pending = "";
   let scheduled = false;
   let draining: Promise<void> | undefined;
@@ -60,6 +66,7 @@ export async function writeSse(res: ServerResponse, source: SseSource, opts: Sse
         gone.signal.removeEventListener("abort", done);
         draining = undefined;
         resolve();
+        if (pending) schedule();
       };
       const timer = setTimeout(() => {
         res.destroy();
@@ -70,27 +77,46 @@ export async function writeSse(res: ServerResponse, source: SseSource, opts: Sse
     });
   const flush = () => {
     scheduled = false;
-    if (!pending || res.destroyed) return;
+    if (!pending || draining || res.destroyed || res.writableEnded) return;
     const text = pending;
     pending = "";
-    if (!res.write(text)) draining ??= waitForDrain();
+    if (!res.write(text)) draining = waitForDrain();
+    heartbeat.refresh();
   };
-  /** Undefined unless the client is behind (the common case makes no promise). */
-  const send = (text: string): Promise<void> | undefined => {
-    pending += text;
+  const schedule = () => {
     if (!scheduled) {
       scheduled = true;
       setImmediate(flush);
     }
+  };
+  /** Undefined unless the client is behind (the common case makes no promise). */
+  const send = (text: string): Promise<void> | undefined => {
+    pending += text;
+    schedule();
     return draining;
   };
 
   try {
-    for await (const text of source(gone.signal)) {
-      const waiting = send(text);
-      if (waiting) await waiting;
-      if (gone.signal.aborted) break;
-      heartbeat.refresh();
+    if (typeof source === "function") {
+      for await (const text of source(gone.signal)) {
+        const waiting = send(text);
+        if (waiting) await waiting;
+        if (gone.signal.aborted) break;
+      }
+    } else {
+      await new Promise<void>((resolve) => {
+        let stop: (() => void) | undefined;
+        let ended = false;
+        const end = () => {
+          ended = true;
+          stop?.();
+          gone.signal.removeEventListener("abort", end);
+          resolve();
+        };
+        gone.signal.addEventListener("abort", end, { once: true });
+        stop = source.subscribe(send, end);
+        if (ended) stop();
+      });
     }
   } finally {
     clearTimeout(heartbeat);

@@ -15,18 +15,39 @@ export class EventLog implements Followable {
   /** Sees every event as it is appended (mirroring to Redis). */
   onAppend: ((ev: RunEvent) => void) | undefined;
   private waiters: (() => void)[] = [];
+  private subscribers = new Set<{ onEvent: (ev: RunEvent) => void; onEnd: () => void }>();
 
   append<E extends EventName>(event: E, data: EventData<E>): RunEvent {
     if (this.ended) throw new Error(`event log already ended (appending ${event})`);
     const ev = runEvent(this.events.length + 1, event, data);
     this.events.push(ev);
     this.onAppend?.(ev);
+    for (const s of this.subscribers) s.onEvent(ev);
     this.wake();
     return ev;
   }
   end(): void {
     this.ended = true;
+    for (const s of this.subscribers) s.onEnd();
+    this.subscribers.clear();
     this.wake();
+  }
+
+  /**
+   * The push side of `follow`, for a reader in this process: `onEvent` gets every event after
+   * `afterId` (those there now at once, then each as it is appended), `onEnd` once the log has
+   * ended. No promise or generator step per event: this is the path of every token a client sees.
+   * Returns the unsubscribe.
+   */
+  subscribe(afterId: number, onEvent: (ev: RunEvent) => void, onEnd: () => void): () => void {
+    for (let i = Math.min(Math.max(afterId, 0), this.events.length); i < this.events.length; i++) onEvent(this.events[i]!);
+    if (this.ended) {
+      onEnd();
+      return () => {};
+    }
+    const sub = { onEvent, onEnd };
+    this.subscribers.add(sub);
+    return () => this.subscribers.delete(sub);
   }
 
   get lastId(): number {
