@@ -32,6 +32,8 @@ const { values: args } = parseArgs({
     only: { type: "string", default: ALL },
     /** The Chorus build to benchmark (to compare builds): a dist/ folder beside its package.json. */
     dist: { type: "string" },
+    /** Another build to run beside it in a and b, as "chorus base" (for before/after in one run). */
+    base: { type: "string" },
   },
 });
 const quick = args.quick!;
@@ -129,12 +131,18 @@ const procs = new Set<Proc>();
  * the bench runs), beside links to what it reads relative to itself, in a folder with no .env: only
  * the settings given below count.
  */
-const work = mkdtempSync(join(tmpdir(), "chorus-bench-"));
-cpSync(distDir, join(work, "dist"), { recursive: true });
-for (const f of ["package.json", "public", "node_modules"]) {
-  const from = join(distDir, "..", f);
-  if (existsSync(from)) symlinkSync(resolve(from), join(work, f));
+function snapshot(dist: string): string {
+  const dir = mkdtempSync(join(tmpdir(), "chorus-bench-"));
+  cpSync(dist, join(dir, "dist"), { recursive: true });
+  for (const f of ["package.json", "public", "node_modules"]) {
+    const from = join(dist, "..", f);
+    if (existsSync(from)) symlinkSync(resolve(from), join(dir, f));
+  }
+  return dir;
 }
+const work = snapshot(distDir);
+/** --base: another build, run beside this one in scenarios a and b (to compare two builds in one run). */
+const baseWork = args.base ? snapshot(resolve(args.base)) : undefined;
 function launch(name: string, core: number, argv: string[], env: Record<string, string>, port: number, cwd = root) {
   const [cmd, rest] = pinned(core, argv);
   // A clean environment: nothing set in this shell (or Chorus's .env, see cwd) changes the servers.
@@ -169,7 +177,7 @@ async function configure(knobs: Partial<Knobs>) {
 
 // ---------- the servers under test ----------
 
-async function startChorus(name: string, extra: Record<string, string> = {}, nodeFlags: string[] = []) {
+async function startChorus(name: string, extra: Record<string, string> = {}, nodeFlags: string[] = [], dir = work) {
   const port = await freePort();
   const env = {
     HTTP_ADDR: `127.0.0.1:${port}`,
@@ -187,7 +195,7 @@ async function startChorus(name: string, extra: Record<string, string> = {}, nod
     SHUTDOWN_GRACE_MS: "1000",
     ...extra,
   };
-  const p = launch(name, SERVER_CORE, [NODE, ...nodeFlags, join(work, "dist/index.js")], env, port, work);
+  const p = launch(name, SERVER_CORE, [NODE, ...nodeFlags, join(dir, "dist/index.js")], env, port, dir);
   return p.ready("/health");
 }
 
@@ -348,6 +356,11 @@ function row(scenario: string, metric: string, unit: string, values: Values, lef
   const r = { scenario, metric, unit, left, right, values };
   rows.push(r);
   console.log(rowLine(r));
+  if (left === "chorus" && values["chorus base"]) {
+    const vsBase = { scenario, metric, unit, left: "chorus", right: "chorus base", values };
+    rows.push(vsBase);
+    console.log(`${rowLine(vsBase)} (this build ÷ --base)`);
+  }
   return values;
 }
 const targets = new Targets();
@@ -397,10 +410,10 @@ async function warm(servers: Proc[]) {
   for (const s of servers) await drive({ url: s.url, concurrency: 20, count: n(200), tagPrefix: "warm" });
 }
 
-async function scenarioA(chorus: Proc, naive: Proc) {
+async function scenarioA(servers: Record<string, Proc>) {
   await configure(ZERO);
   const S = "a. zero-latency upstream (20 tokens), c=50";
-  const each = await loadScenario("a", { chorus, naive }, 50, n(800));
+  const each = await loadScenario("a", servers, 50, n(800));
   row(S, "throughput", "runs/s", each((r) => r.runsPerS));
   const cpu = row(S, "server CPU per run", "ms", each((r) => r.serverCpuMsPerRun));
   row(S, "e2e p50", "ms", each((r) => pct(r.e2e, 50)));
@@ -408,10 +421,10 @@ async function scenarioA(chorus: Proc, naive: Proc) {
   targets.ratio("a. CPU per run", "ms", cpu.chorus!, cpu.naive!, "≤", 0.6);
 }
 
-async function scenarioB(chorus: Proc, naive: Proc) {
+async function scenarioB(servers: Record<string, Proc>) {
   await configure(REALISTIC);
   let S = "b/e. realistic upstream (300 ms TTFT, 50 tokens × 5 ms), c=10";
-  let each = await loadScenario("b10", { chorus, naive }, 10, n(300));
+  let each = await loadScenario("b10", servers, 10, n(300));
   const p50 = row(S, "overhead p50 (e2e − ideal)", "ms", each((r) => pct(r.overhead, 50)));
   const p99 = row(S, "overhead p99 (e2e − ideal)", "ms", each((r) => pct(r.overhead, 99)));
   row(S, "overhead part: request → first agent call p50", "ms", each((r) => pct(r.gaps.toAgents, 50)));
@@ -421,7 +434,7 @@ async function scenarioB(chorus: Proc, naive: Proc) {
   row(S, "time to headers p50", "ms", each((r) => pct(r.headers, 50)));
   row(S, "server CPU per run", "ms", each((r) => r.serverCpuMsPerRun));
   S = "b. realistic upstream, c=200";
-  each = await loadScenario("b200", { chorus, naive }, 200, n(1200));
+  each = await loadScenario("b200", servers, 200, n(1200));
   const tput = row(S, "throughput", "runs/s", each((r) => r.runsPerS));
   const cpu = row(S, "server CPU per run", "ms", each((r) => r.serverCpuMsPerRun));
   const e2e = row(S, "e2e p99", "ms", each((r) => pct(r.e2e, 99)));
@@ -620,7 +633,7 @@ async function scenarioScale() {
 }
 
 async function scenarioStrategies() {
-  if (!grepDist("council")) {
+  if (!grepDist("FINAL RANKING")) {
     notes.push("strategies: this build has no council/fusion strategies: not measured.");
     targets.missing("strategies. CPU per upstream call of council and fusion within ±15 % of summarize", "this build has no strategies");
     return;
@@ -802,13 +815,16 @@ async function main() {
     if (only.has("a") || only.has("b") || only.has("c")) {
       const chorus = await startChorus("chorus");
       const naive = await startNaive();
-      await warm([chorus, naive]);
-      if (only.has("a")) await timed("a", () => scenarioA(chorus, naive));
-      if (only.has("b")) await timed("b", () => scenarioB(chorus, naive));
+      const servers: Record<string, Proc> = { chorus, naive };
+      if (baseWork) servers["chorus base"] = await startChorus("chorus-base", {}, [], baseWork);
+      await warm(Object.values(servers));
+      if (only.has("a")) await timed("a", () => scenarioA(servers));
+      if (only.has("b")) await timed("b", () => scenarioB(servers));
       if (only.has("c")) await timed("c", () => scenarioC(naive));
-      await Promise.all([chorus.stop(), naive.stop()]);
-      procs.delete(chorus);
-      procs.delete(naive);
+      for (const p of Object.values(servers)) {
+        await p.stop();
+        procs.delete(p);
+      }
     }
     if (only.has("d")) await timed("d", scenarioD);
     if (only.has("scale")) await timed("scale", scenarioScale);
@@ -825,7 +841,7 @@ async function main() {
     }
   } finally {
     await stopAll();
-    rmSync(work, { recursive: true, force: true });
+    for (const w of [work, baseWork]) if (w) rmSync(w, { recursive: true, force: true });
   }
   const outDir = join(root, "bench/results");
   mkdirSync(outDir, { recursive: true });
