@@ -497,6 +497,11 @@ async function holdRep(server: Proc, count: number, measureRss: boolean) {
   for (const t0 = Date.now(); Date.now() - t0 < 60_000; await sleep(50)) if ((open = (await upstreamStats()).open) >= 3 * count) break;
   if (measureRss) await sleep(1000);
   const rss1 = rssKb(server.pid);
+  if (process.env.BENCH_DEBUG_MEM && server.name.startsWith("chorus")) {
+    const m = await fetch(`${server.url}/metrics`).then((r) => r.text());
+    console.log(m.split("\n").filter((l) => /heap_space_size_(used|total)_bytes|resident_memory|external_memory|heap_size_(used|total)/.test(l) && !l.startsWith("#")).join("\n"));
+    console.log(`rss0 ${rss0} rss1 ${rss1}`);
+  }
   const cpu0 = cpuMs(server.pid);
   d.child.send("close");
   const closed = await d.next();

@@ -7,9 +7,13 @@
 import http, { type IncomingMessage } from "node:http";
 import https from "node:https";
 
+// Idle connections kept per upstream host. Node's default (256) is below the calls a busy
+// replica has in flight: past it, every burst of calls ended closes connections that the next
+// burst opens again (a TCP and, on https, a TLS handshake each).
+const keep = { keepAlive: true, maxFreeSockets: 4096 };
 const agents = {
-  "http:": new http.Agent({ keepAlive: true }),
-  "https:": new https.Agent({ keepAlive: true }),
+  "http:": new http.Agent(keep),
+  "https:": new https.Agent(keep),
 };
 
 function headerRecord(h: RequestInit["headers"]): Record<string, string> {
