@@ -164,12 +164,25 @@ export class RunRegistry {
     const cancel = async () => {
       if (run.followers > 0 || !run.inFlight) return;
       if (this.shared && (await this.shared.remoteFollowers(run.id)) > 0) return;
-      if (run.followers === 0) run.controller.abort(new RunAbort("cancelled"));
+      if (run.followers === 0) this.cancelOrphan(run);
     };
     clearTimeout(run.orphanTimer);
     if (this.opts.orphanGraceMs === 0 && !this.shared) void cancel();
     else run.orphanTimer = setTimeout(() => void cancel(), this.opts.orphanGraceMs);
   }
+
+  /**
+   * Orphans are aborted together, once per turn of the event loop: when many clients leave at
+   * once, every upstream call is aborted first, and the runs' error bookkeeping (events, usage,
+   * metrics, which runs as microtasks after each abort) comes after, not in between.
+   */
+  private cancelOrphan(run: Run): void {
+    if (this.orphans.push(run) > 1) return;
+    setImmediate(() => {
+      for (const r of this.orphans.splice(0)) if (r.followers === 0 && r.inFlight) r.controller.abort(new RunAbort("cancelled"));
+    });
+  }
+  private orphans: Run[] = [];
 
   /** DELETE: resolves when cancelled (202); 409 when it had ended, 404 when unknown. */
   async cancel(id: string): Promise<void> {
