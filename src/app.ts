@@ -4,7 +4,7 @@ import { Hono } from "hono";
 import pLimit from "p-limit";
 import type { Logger } from "pino";
 import { RateLimiterMemory, RateLimiterRedis } from "rate-limiter-flexible";
-import type { Config } from "./config/env.js";
+import { ConfigError, type Config } from "./config/env.js";
 import type { Prompts } from "./config/prompts.js";
 import { ApiError } from "./errors.js";
 import type { AppEnv } from "./http/app-env.js";
@@ -17,6 +17,7 @@ import { errorBody, onError } from "./http/errors.js";
 import { countRequests, metricsRoutes } from "./http/metrics-routes.js";
 import { isOpenAiPath, openAiNotFound, openAiOnError } from "./http/openai-errors.js";
 import { openAiRoutes } from "./http/openai-routes.js";
+import { presetRoutes } from "./http/preset-routes.js";
 import { processRoutes } from "./http/process-routes.js";
 import { rateLimit } from "./http/rate-limit.js";
 import { cachedFor, llmProbe } from "./http/readiness.js";
@@ -72,6 +73,9 @@ export function createApp({ config, prompts, llm, logger, env = process.env, tra
     orphanGraceMs: config.RUN_ORPHAN_GRACE_MS,
     shared,
   });
+  if (!prompts.presets.some((p) => p.name === config.DEFAULT_PRESET)) {
+    throw new ConfigError(`invalid configuration:\n  DEFAULT_PRESET: no preset named "${config.DEFAULT_PRESET}" in ${config.PROMPTS_DIR}/presets`);
+  }
   const limit = pLimit(config.MAX_CONCURRENT_LLM_CALLS);
   const metrics = createMetrics({ prices: config.prices });
   const fanOut: FanOutDeps = {
@@ -79,6 +83,8 @@ export function createApp({ config, prompts, llm, logger, env = process.env, tra
     prompts,
     agentTargets: new Map(prompts.agents.map((a) => [a.name, promptTarget(config, a.settings, a.name, env)])),
     summarizerTargets: [promptTarget(config, prompts.summarizer.settings, "summarizer", env), ...fallbackTargets(config, env)],
+    judgeTarget: promptTarget(config, prompts.judge.settings, "judge", env),
+    defaultPreset: config.DEFAULT_PRESET,
     budgets: createUpstreamBudgets(),
     limit,
     prices: config.prices,
@@ -92,6 +98,7 @@ export function createApp({ config, prompts, llm, logger, env = process.env, tra
       stallTimeoutMs: config.AGENT_STALL_TIMEOUT_MS,
       fanOutDeadlineMs: config.FANOUT_DEADLINE_MS,
       minAgentsOk: config.MIN_AGENTS_OK,
+      maxTokens: config.LLM_MAX_TOKENS,
     },
   };
   const conversations = store ? redisConversations(store.redis, config.CONVERSATION_TTL_S) : memoryConversations(config.CONVERSATION_TTL_S);
@@ -167,6 +174,7 @@ export function createApp({ config, prompts, llm, logger, env = process.env, tra
       registry,
       streams,
       agentNames: prompts.agents.map((a) => a.name),
+      presetNames: prompts.presets.map((p) => p.name),
       maxMessageChars: config.MAX_MESSAGE_CHARS,
       maxBodyBytes: config.MAX_BODY_BYTES,
       heartbeatMs: config.SSE_HEARTBEAT_MS,
@@ -189,6 +197,7 @@ export function createApp({ config, prompts, llm, logger, env = process.env, tra
     }),
   );
   app.route("/", conversationRoutes(conversations));
+  app.route("/", presetRoutes(prompts, config.DEFAULT_PRESET));
   app.route("/", docsRoutes({ maxMessageChars: config.MAX_MESSAGE_CHARS, agentNames: prompts.agents.map((a) => a.name) }));
   return {
     app,

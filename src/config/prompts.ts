@@ -1,9 +1,12 @@
-// Loads and validates the prompt files: prompts/agents/<name>.md (one agent each) and
-// prompts/summarizer.md. A file may open with a header between `---` lines holding
+// Loads and validates the prompt files: prompts/agents/<name>.md (one agent each),
+// prompts/summarizer.md, the optional review.md and judge.md (the shipped text where missing)
+// and the presets (presets.ts). A file may open with a header between `---` lines holding
 // `key: value` settings; the rest is the system message.
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { z } from "zod";
+import { loadPresets, type Preset } from "./presets.js";
 
 const settingsSchema = z
   .object({
@@ -32,13 +35,23 @@ export interface Prompt {
 export interface Prompts {
   agents: Prompt[];
   summarizer: Prompt;
+  /** council: each reviewer's system message (its provider and model are its agent's). */
+  review: Prompt;
+  /** fusion: the judge's system message; its header may set the judge's provider and model. */
+  judge: Prompt;
+  /** By name; `default` always among them. */
+  presets: Preset[];
 }
+
+/** The prompts folder shipped with Chorus (beside src/ and dist/): the text of optional prompts a folder lacks. */
+export const SHIPPED_PROMPTS_DIR = fileURLToPath(new URL("../../prompts/", import.meta.url));
 
 export class PromptError extends Error {}
 
 const AGENT_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
-export function parsePrompt(name: string, text: string, file: string): Prompt {
+/** Splits a file into its `---` header (key → raw value) and its body. */
+export function splitHeader(text: string, file: string): { header: Record<string, string>; body: string } {
   let body = text.replace(/^\uFEFF/, "");
   const header: Record<string, string> = {};
   const m = /^---\r?\n([\s\S]*?)\r?\n---\r?\n?/.exec(body);
@@ -51,6 +64,11 @@ export function parsePrompt(name: string, text: string, file: string): Prompt {
       header[kv[1]!] = kv[2]!.replace(/^["'](.*)["']$/, "$1");
     }
   }
+  return { header, body };
+}
+
+export function parsePrompt(name: string, text: string, file: string): Prompt {
+  const { header, body } = splitHeader(text, file);
   const parsed = settingsSchema.safeParse(header);
   if (!parsed.success) {
     const why = parsed.error.issues.map((i) => `${i.path.join(".") || "header"}: ${i.message}`).join("; ");
@@ -61,15 +79,21 @@ export function parsePrompt(name: string, text: string, file: string): Prompt {
   return { name, system, settings: parsed.data };
 }
 
-function readPrompt(name: string, file: string): Prompt {
-  let text: string;
+export function readText(file: string): string {
   try {
-    text = readFileSync(file, "utf8");
+    return readFileSync(file, "utf8");
   } catch (e) {
     throw new PromptError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? "error"})`);
   }
-  return parsePrompt(name, text, file);
 }
+
+const readPrompt = (name: string, file: string): Prompt => parsePrompt(name, readText(file), file);
+
+/** A prompt the folder may lack: then the shipped one. */
+const optionalPrompt = (dir: string, name: string): Prompt => {
+  const own = join(dir, `${name}.md`);
+  return readPrompt(name, existsSync(own) ? own : join(SHIPPED_PROMPTS_DIR, `${name}.md`));
+};
 
 /** Reads the whole prompts folder; throws PromptError with the file at fault. */
 export function loadPrompts(dir: string): Prompts {
@@ -88,5 +112,11 @@ export function loadPrompts(dir: string): Prompts {
     return readPrompt(name, join(agentsDir, f));
   });
   if (agents.length === 0) throw new PromptError(`${agentsDir}: no agent prompts (*.md) found`);
-  return { agents, summarizer: readPrompt("summarizer", join(dir, "summarizer.md")) };
+  return {
+    agents,
+    summarizer: readPrompt("summarizer", join(dir, "summarizer.md")),
+    review: optionalPrompt(dir, "review"),
+    judge: optionalPrompt(dir, "judge"),
+    presets: loadPresets(join(dir, "presets"), agents.map((a) => a.name)),
+  };
 }
