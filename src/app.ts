@@ -194,6 +194,7 @@ export function createApp({ config, prompts, llm, logger, env = process.env, tra
       heartbeatMs: config.SSE_HEARTBEAT_MS,
       writeTimeoutMs: config.SSE_WRITE_TIMEOUT_MS,
       overloaded,
+      presetNames: prompts.presets.map((p) => p.name),
     }),
   );
   app.route("/", conversationRoutes(conversations));
