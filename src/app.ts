@@ -199,7 +199,7 @@ export function createApp({ config, prompts, llm, logger, env = process.env, tra
   );
   app.route("/", conversationRoutes(conversations));
   app.route("/", presetRoutes(prompts, config.DEFAULT_PRESET));
-  app.route("/", docsRoutes({ maxMessageChars: config.MAX_MESSAGE_CHARS, agentNames: prompts.agents.map((a) => a.name) }));
+  app.route("/", docsRoutes({ maxMessageChars: config.MAX_MESSAGE_CHARS, agentNames: prompts.agents.map((a) => a.name), presetNames: prompts.presets.map((p) => p.name) }));
   return {
     app,
     registry,

@@ -133,3 +133,22 @@ describe("preset files", () => {
     expect(() => createApp({ config, prompts, llm: createLlmClient(config, logger), logger })).toThrow(/DEFAULT_PRESET: no preset named "nope"/);
   });
 });
+
+describe("the API document", () => {
+  it("documents the strategy fields, the dry-run answer, 402, GET /api/presets and the stage events", async () => {
+    const doc = await (await fetch(`${chorus.url}/openapi.json`)).json();
+    const req = doc.components.schemas.ProcessRequest.properties;
+    expect(req.strategy.enum).toEqual(["summarize", "council", "fusion"]);
+    expect(req.preset.enum).toEqual(["council", "deep", "default", "fast", "fusion"]);
+    expect(req.rounds).toMatchObject({ minimum: 1, maximum: 4 });
+    for (const f of ["max_cost_usd", "dry_run"]) expect(req[f]).toBeDefined();
+    const post = doc.paths["/api/process"].post.responses;
+    expect(post["402"].description).toContain("budget_exceeded");
+    expect(post["200"].content["application/json"].schema.$ref).toBe("#/components/schemas/DryRun");
+    expect(Object.keys(post["200"].content["text/event-stream"]["x-sse-events"])).toEqual(expect.arrayContaining(["review_done", "ranking", "analysis", "analysis_error"]));
+    expect(doc.paths["/api/presets"].get.responses["200"]).toBeDefined();
+    const page = await (await fetch(`${chorus.url}/docs`)).text();
+    expect(page).toContain("/api/presets");
+    expect(page).toContain("budget_exceeded");
+  });
+});

@@ -19,6 +19,8 @@ import { idSchema, lastEventIdSchema, processRequestSchema } from "./request-sch
 export interface OpenApiOptions {
   maxMessageChars: number;
   agentNames: string[];
+  /** The presets a request may name (default: only "default"). */
+  presetNames?: string[];
   version: string;
 }
 
@@ -39,7 +41,9 @@ const SSE_DESCRIPTION = [
   "A `text/event-stream`. Every event has `id:` (1, 2, 3 … within the run), `event:` and one `data:` line of JSON;",
   "a comment line `: ping` is sent whenever nothing else was sent for SSE_HEARTBEAT_MS.",
   "Events, in order: `start`; per agent `agent_start`, `agent_delta`* (only with stream_agents), then `agent_done` or",
-  "`agent_error`; `summary_delta`*; finally exactly one `done` or `error`, after which the stream closes.",
+  "`agent_error` (with `rounds` > 1, once per round, each carrying `round`); council: per reviewer `review_start`, then",
+  "`review_done` or `review_error`, then `ranking`; fusion: `analysis` or `analysis_error`; `summary_delta`*",
+  "(`summary_restart` when a fallback summarizer starts over); finally exactly one `done` or `error`, after which the stream closes.",
   "The data of each event is described under `x-sse-events` and in components/schemas/SseEvent_*.",
 ].join(" ");
 
@@ -52,6 +56,33 @@ const errorEnvelope = z
     }),
   })
   .meta({ description: "Every error of /api/* and the operational routes: JSON, never HTML or a stack trace." });
+
+const strategy = z.enum(["summarize", "council", "fusion"]);
+const dryRun = z
+  .object({
+    plan: z.object({ preset: z.string(), strategy, rounds: z.int(), agents: z.array(z.string()), calls: z.int().meta({ description: "Upstream calls the plan can make (fallbacks not counted)." }) }),
+    estimate: z.object({
+      prompt_tokens: z.int(),
+      completion_tokens: z.int(),
+      cost_usd: z.number().nullable().meta({ description: "The worst case in USD; null when some model of the plan has no price (PRICES_FILE)." }),
+    }),
+  })
+  .meta({ description: "dry_run: the plan and its worst-case cost; no LLM was called and no run created." });
+const presetList = z.object({
+  default: z.string().meta({ description: "DEFAULT_PRESET: the preset of a request that names none." }),
+  presets: z.array(
+    z.object({
+      name: z.string(),
+      description: z.string().meta({ description: "What it costs and when to pick it." }),
+      strategy,
+      rounds: z.int(),
+      agents: z.array(z.string()),
+      fanout_deadline_ms: z.int().optional(),
+      min_agents_ok: z.int().optional(),
+      max_cost_usd: z.number().optional(),
+    }),
+  ),
+});
 
 const turn = z.object({
   message_id: z.string(),
@@ -92,7 +123,9 @@ const sseResponse = (description: string) => ({
 
 export function openApiDocument(opts: OpenApiOptions) {
   const schemas: Record<string, JsonSchema> = {
-    ProcessRequest: jsonSchema(processRequestSchema(opts.maxMessageChars, opts.agentNames), "input"),
+    ProcessRequest: jsonSchema(processRequestSchema(opts.maxMessageChars, opts.agentNames, opts.presetNames), "input"),
+    DryRun: jsonSchema(dryRun),
+    PresetList: jsonSchema(presetList),
     ErrorEnvelope: jsonSchema(errorEnvelope),
     Conversation: jsonSchema(z.object({ conversation_id: z.string(), turns: z.array(turn) })),
     Ready: jsonSchema(ready),
@@ -115,13 +148,20 @@ export function openApiDocument(opts: OpenApiOptions) {
         description:
           "Fans the message out to the agents, tolerates the ones that fail, and streams the summary. A second POST " +
           "with the same message_id and message while the run is in flight follows the same run from its first event. " +
-          "Costs one rate-limit point, valid or not.",
+          "Costs one rate-limit point, valid or not. `preset`, `strategy` and `rounds` pick how the answers are combined " +
+          "(GET /api/presets); `dry_run: true` answers the plan and its worst-case cost as JSON instead, calling nothing; " +
+          "`max_cost_usd` refuses (402) a run whose worst-case cost is above it, and stops one whose measured cost passes it " +
+          "(`error` budget_exceeded).",
         security: bearer,
         requestBody: { required: true, content: json(ref("ProcessRequest")) },
         responses: {
-          "200": sseResponse("The run's events; headers are sent at once, before any LLM has answered."),
-          "400": chorusError("invalid_json (empty or not JSON) or invalid_request (details name each field)."),
+          "200": {
+            ...sseResponse("The run's events; headers are sent at once, before any LLM has answered. With dry_run: the plan as JSON."),
+            content: { ...sseResponse("").content, ...json(ref("DryRun")) },
+          },
+          "400": chorusError("invalid_json (empty or not JSON) or invalid_request (details name each field; also an unknown preset, or max_cost_usd with a model that has no price)."),
           "401": chorusError("unauthorized: API keys are configured and no valid Bearer key was given."),
+          "402": chorusError("budget_exceeded: the run's worst-case cost is above max_cost_usd; details hold {estimate_usd, max_cost_usd}. Nothing was called."),
           "409": chorusError("message_id_conflict: a run with this message_id is in flight with a different message."),
           "413": chorusError("payload_too_large: body over MAX_BODY_BYTES."),
           "415": chorusError("unsupported_media_type: Content-Type is not application/json."),
@@ -163,6 +203,14 @@ export function openApiDocument(opts: OpenApiOptions) {
           "404": chorusError("run_not_found."),
           "409": chorusError("run_finished: the run had already ended."),
         },
+      },
+    },
+    "/api/presets": {
+      get: {
+        tags: ["runs"],
+        summary: "The presets a request (field preset) or a /v1 model (chorus/<preset>) may pick",
+        security: bearer,
+        responses: { "200": { description: "Every preset, default included.", content: json(ref("PresetList")) }, "401": chorusError("unauthorized.") },
       },
     },
     "/api/conversations/{conversation_id}": {
@@ -216,7 +264,7 @@ export function openApiDocument(opts: OpenApiOptions) {
     "/v1/models": {
       get: {
         tags: ["openai"],
-        summary: "List models: chorus",
+        summary: "List models: chorus (the default preset) and chorus/<preset> for every preset",
         security: bearer,
         responses: {
           "200": { description: "The model list.", content: json(ref("ModelList")) },
@@ -267,7 +315,7 @@ export function openApiDocument(opts: OpenApiOptions) {
           },
           "400": openAiError("invalid_json or invalid_request; param names the field."),
           "401": openAiError("unauthorized."),
-          "404": openAiError("model_not_found: the model is not chorus."),
+          "404": openAiError("model_not_found: the model is neither chorus nor chorus/<preset>."),
           "409": openAiError("cancelled: the run was cancelled (non-streaming)."),
           "413": openAiError("payload_too_large."),
           "415": openAiError("unsupported_media_type."),
@@ -292,7 +340,7 @@ export function openApiDocument(opts: OpenApiOptions) {
       version: opts.version,
       description:
         "Fans a message out to several LLM agents, tolerates their failures, and streams one synthesized answer over " +
-        "SSE. Also speaks OpenAI's chat completions API (model `chorus`). With API_KEYS set, /api/* and /v1/* need " +
+        "SSE. Also speaks OpenAI's chat completions API (model `chorus`, or `chorus/<preset>`). With API_KEYS set, /api/* and /v1/* need " +
         "`Authorization: Bearer <key>`. /api/* errors use ErrorEnvelope, /v1/* errors OpenAIError.",
     },
     tags: [
