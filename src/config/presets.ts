@@ -4,7 +4,7 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { PromptError, readText, splitHeader } from "./prompts.js";
+import { PromptError, readText, splitHeader } from "./prompt-file.js";
 
 export const STRATEGIES = ["summarize", "council", "fusion"] as const;
 export type Strategy = (typeof STRATEGIES)[number];

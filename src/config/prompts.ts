@@ -2,11 +2,14 @@
 // prompts/summarizer.md, the optional review.md and judge.md (the shipped text where missing)
 // and the presets (presets.ts). A file may open with a header between `---` lines holding
 // `key: value` settings; the rest is the system message.
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
+import { PromptError, readText, splitHeader } from "./prompt-file.js";
 import { loadPresets, type Preset } from "./presets.js";
+
+export { PromptError } from "./prompt-file.js";
 
 const settingsSchema = z
   .object({
@@ -46,26 +49,8 @@ export interface Prompts {
 /** The prompts folder shipped with Chorus (beside src/ and dist/): the text of optional prompts a folder lacks. */
 export const SHIPPED_PROMPTS_DIR = fileURLToPath(new URL("../../prompts/", import.meta.url));
 
-export class PromptError extends Error {}
 
 const AGENT_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
-
-/** Splits a file into its `---` header (key → raw value) and its body. */
-export function splitHeader(text: string, file: string): { header: Record<string, string>; body: string } {
-  let body = text.replace(/^\uFEFF/, "");
-  const header: Record<string, string> = {};
-  const m = /^---\r?\n([\s\S]*?)\r?\n---\r?\n?/.exec(body);
-  if (m) {
-    body = body.slice(m[0].length);
-    for (const line of m[1]!.split(/\r?\n/)) {
-      if (!line.trim() || line.trim().startsWith("#")) continue;
-      const kv = /^\s*([A-Za-z_]+)\s*:\s*(.*?)\s*$/.exec(line);
-      if (!kv) throw new PromptError(`${file}: header line "${line}" is not "key: value"`);
-      header[kv[1]!] = kv[2]!.replace(/^["'](.*)["']$/, "$1");
-    }
-  }
-  return { header, body };
-}
 
 export function parsePrompt(name: string, text: string, file: string): Prompt {
   const { header, body } = splitHeader(text, file);
@@ -77,14 +62,6 @@ export function parsePrompt(name: string, text: string, file: string): Prompt {
   const system = body.trim();
   if (!system) throw new PromptError(`${file}: the prompt body is empty`);
   return { name, system, settings: parsed.data };
-}
-
-export function readText(file: string): string {
-  try {
-    return readFileSync(file, "utf8");
-  } catch (e) {
-    throw new PromptError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? "error"})`);
-  }
 }
 
 const readPrompt = (name: string, file: string): Prompt => parsePrompt(name, readText(file), file);

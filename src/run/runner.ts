@@ -40,8 +40,9 @@ export interface DryRun {
 
 export interface Runner {
   /**
-   * Starts the run, or joins the one in flight with the same id and message (409 otherwise).
-   * With a max_cost_usd, refuses a plan whose worst-case cost is above it (402) or unknown (400).
+   * Starts the run, or joins the one in flight with the same id and message (message_id_conflict
+   * otherwise). With a max_cost_usd, refuses a plan whose worst-case cost is above it
+   * (budget_exceeded) or unknown (invalid_request).
    */
   start(req: RunRequest): Promise<{ run: RunHandle; joined: boolean }>;
   /** The plan and its estimate; no call, no run. */
