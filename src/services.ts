@@ -115,7 +115,7 @@ export function createServices(deps: ServiceDeps): Services {
   const readiness: Record<string, Probe> = {
     prompts: async () => "ok",
     // Probed at most every 5 s, however often the orchestrator asks.
-    llm: cachedFor(5000, llmProbe(config, [...fanOut.agentTargets.values(), ...fanOut.summarizerTargets])),
+    llm: cachedFor(5000, llmProbe(config, [...fanOut.agentTargets.values(), ...fanOut.summarizerTargets, ...(fanOut.judgeTarget ? [fanOut.judgeTarget] : [])])),
   };
   if (shared) {
     readiness.redis = () =>

@@ -1,5 +1,6 @@
 // OpenTelemetry tracing of runs: one trace per run, a `chorus.run` span with a child span per
-// upstream call (`chorus.agent`, `chorus.review`, `chorus.judge`, `chorus.summarizer`, fallbacks included). A caller's W3C
+// upstream call, named after its stage (`chorus.agent`, `chorus.review`, `chorus.judge`,
+// `chorus.summarizer`, fallbacks included). A caller's W3C
 // `traceparent` makes the run its child, and each upstream request carries a `traceparent`
 // naming its own call's span. Off unless OTEL_EXPORTER_OTLP_ENDPOINT is set: then there is no
 // RunTracer at all and the hot path pays one `?.` per run and per call.
