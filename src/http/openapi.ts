@@ -235,6 +235,7 @@ export function openApiDocument(opts: OpenApiOptions) {
           },
           "400": openAiError("invalid_json or invalid_request; param names the field."),
           "401": openAiError("unauthorized."),
+          "402": openAiError("budget_exceeded: the preset's max_cost_usd is below the run's worst-case cost, or (non-streaming) the run's measured cost passed it."),
           "404": openAiError("model_not_found: the model is neither chorus nor chorus/<preset>."),
           "409": openAiError("cancelled: the run was cancelled (non-streaming)."),
           "413": openAiError("payload_too_large."),
