@@ -21,7 +21,7 @@ describe("council in-process", () => {
   it("reviews on each agent's model, ranks, and tells the summarizer the ranking", async () => {
     // The reviewers' replies are written after seeing their prompts: a script per call is fixed
     // in advance, so each ranks by position (A > B > C) and the test maps labels back to agents.
-    const llm = scriptedLlm({ ...ANSWERS, "review:alpha": ["FINAL RANKING:\n1. Response A\n2. Response B\n3. Response C"], "review:beta": ["FINAL RANKING:\n1. Response C\n2. Response B\n3. Response A"], "review:gamma": ["no ranking here"] });
+    const llm = scriptedLlm({ ...ANSWERS, "review:alpha": ["Thoughts.\n\n**FINAL RANKING:**\n1. **Response A**\n2. Response B\n3) Response C\n\nDone."], "review:beta": ["FINAL RANKING:\n1. Response C\n2. Response B\n3. Response A"], "review:gamma": ["no ranking here"] });
     const run = await runInProcess(testDeps(llm), { strategy: "council" });
     expect(run.names.filter((n) => n.startsWith("review") || n === "ranking")).toEqual(["review_start", "review_start", "review_start", "review_done", "review_done", "review_error", "ranking"]);
     expect(llm.callsOf("review:alpha")[0]!.model).toBe("alpha-model");

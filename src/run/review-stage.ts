@@ -47,7 +47,8 @@ export function parseFinalRanking(reply: string, labels: string[]): string[] | u
   const at = reply.toUpperCase().lastIndexOf("FINAL RANKING:");
   if (at < 0) return undefined;
   const seen: string[] = [];
-  for (const line of reply.slice(at + "FINAL RANKING:".length).split(/\r?\n/)) {
+  // From the line after the header: its own line may end in Markdown (`**FINAL RANKING:**`).
+  for (const line of reply.slice(at).split(/\r?\n/).slice(1)) {
     if (!line.trim()) continue;
     const m = /^\s*\d+\s*[.)]\s*\**\s*(Response [A-Z])\b/i.exec(line);
     if (!m) break;
