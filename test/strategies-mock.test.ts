@@ -95,6 +95,25 @@ describe("the shipped presets on the mock LLM", () => {
   });
 });
 
+describe("dry_run", () => {
+  it("costs a rate-limit point, creates no run, and counts a conversation's history in the estimate", async () => {
+    const c = await startChorus({ RATE_LIMIT_POINTS: "5" });
+    try {
+      const dry = (extra: object) => c.post({ message: QUESTION, message_id: "dry-same", dry_run: true, ...extra });
+      const first = await dry({});
+      const second = await dry({});
+      expect([first.headers.get("ratelimit-remaining"), second.headers.get("ratelimit-remaining")]).toEqual(["4", "3"]);
+      expect((await fetch(`${c.url}/api/process/dry-same/events`)).status).toBe(404); // no run was made
+      const before = (await first.json()).estimate.prompt_tokens;
+      expect(last(await run(c, { conversation_id: "dry-conv" })).event).toBe("done");
+      const after = (await (await dry({ conversation_id: "dry-conv" })).json()).estimate.prompt_tokens;
+      expect(after).toBeGreaterThan(before);
+    } finally {
+      await c.close();
+    }
+  });
+});
+
 describe("preset files", () => {
   const folder = (presets: Record<string, string>) => {
     const dir = mkdtempSync(join(tmpdir(), "chorus-presets-"));
