@@ -90,6 +90,9 @@ export function createRunner(fanOut: FanOutDeps, registry: RunRegistry, logger: 
         {
           status: outcome.status,
           code: outcome.code,
+          preset: plan.preset,
+          strategy: plan.strategy,
+          ...(plan.rounds > 1 ? { rounds: plan.rounds } : {}),
           agents: outcome.agents.map((a) => ({
             agent: a.agent,
             status: a.status,
