@@ -60,9 +60,11 @@ describe("chorus QUESTION", () => {
     expect(out.find((l) => l.startsWith("✗ critic"))).toMatch(
       /^✗ critic {5}failed after \d+(\.\d)? (ms|s) \(upstream_error: mock LLM failure \(injected\)\)$/,
     );
-    expect(out[3]).toMatch(/^Combining the views of analyst, explainer: .*start simple, then add the detail that matters\.$/);
-    expect(out[4]).toMatch(/^status: partial — 2 of 3 agents answered · total \d+(\.\d)? (ms|s)$/);
-    expect(out).toHaveLength(5);
+    // The mock's summary: about the question, naming who answered and who failed, marked as mock.
+    expect(out[3]).toMatch(/^\[mock\] Combining the views of analyst and explainer \(critic failed, so that view is missing\)\. On sky and blue: /);
+    expect(out[4]).toBe("(Mock output: set USE_LLM_MOCK=false and LLM_KEY in .env for real answers.)");
+    expect(out[5]).toMatch(/^status: partial — 2 of 3 agents answered · total \d+(\.\d)? (ms|s)$/);
+    expect(out).toHaveLength(6);
     // Not a terminal: no cursor movement, no spinner.
     expect(r.stdout).not.toContain("\x1b");
   });
@@ -287,8 +289,9 @@ describe("the terminal view", () => {
     // Lines are cut to the terminal's width, so a redraw never has to undo a wrapped line.
     expect(rows[1]).toHaveLength(59);
     expect(rows[3]).toBe("");
-    expect(rows[4]).toMatch(/^Combining the views of analyst, explainer/);
-    expect(rows[6]).toMatch(/^status: partial — 2 of 3 agents answered/);
+    expect(rows[4]).toMatch(/^\[mock\] Combining the views of analyst and explainer/);
+    expect(rows[6]).toMatch(/^\(Mock output: /);
+    expect(rows.slice(7).find(Boolean)).toMatch(/^status: partial — 2 of 3 agents answered/);
     expect(err).toBe("");
   });
 });

@@ -62,7 +62,7 @@ describe("with the built-in mock LLM", () => {
     for await (const chunk of stream) chunks.push(chunk);
 
     const text = chunks.map((c) => c.choices[0]?.delta.content ?? "").join("");
-    expect(text).toMatch(/^Combining the views of analyst, critic, explainer: .+\.$/);
+    expect(text).toMatch(/^\[mock\] Combining the views of analyst, critic and explainer\. On gravity: .+USE_LLM_MOCK=false.+\.\)$/s);
     expect(chunks[0]!.choices[0]!.delta.role).toBe("assistant");
     expect(chunks.filter((c) => (c.choices[0]?.delta.content ?? "") !== "").length).toBeGreaterThan(5); // token by token
     const stop = chunks.findIndex((c) => c.choices[0]?.finish_reason === "stop");
@@ -89,7 +89,7 @@ describe("with the built-in mock LLM", () => {
     expect(completion.choices).toHaveLength(1);
     expect(completion.choices[0]).toMatchObject({ finish_reason: "stop", message: { role: "assistant" } });
     const content = completion.choices[0]!.message.content!;
-    expect(content).toMatch(/^Combining the views of analyst, critic, explainer: /);
+    expect(content).toMatch(/^\[mock\] Combining the views of analyst, critic and explainer\. On sky and blue: /);
 
     const end = await runEnd(chorus, response.headers.get("x-chorus-message-id")!);
     expect(end.data.summary).toBe(content);
@@ -188,7 +188,7 @@ describe("keys and rate limits", () => {
     }
     expect(await raised(sdk(chorus, { apiKey: "nope" }).models.retrieve("chorus"))).toBeInstanceOf(AuthenticationError);
     const ok = await sdk(chorus, { apiKey: "key-alpha-111" }).chat.completions.create({ model: "chorus", messages: ask("hi") });
-    expect(ok.choices[0]!.message.content).toMatch(/^Combining the views/);
+    expect(ok.choices[0]!.message.content).toMatch(/^\[mock\] Combining the views/);
 
     const native = await chorus.post({ message: "hi", message_id: "m1" });
     expect(native.status).toBe(401);

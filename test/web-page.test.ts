@@ -88,7 +88,7 @@ describe("a run in the browser", () => {
     expect(await lane(page, "critic").locator(".lane-state").textContent()).toMatch(/^✗ failed after \d+(\.\d)? (ms|s)$/);
     expect(await lane(page, "critic").locator(".lane-reason").textContent()).toBe("upstream_error: mock LLM failure (injected)");
 
-    expect(await page.locator("#summary").textContent()).toMatch(/^Combining the views of analyst, explainer: .*start simple/);
+    expect(await page.locator("#summary").textContent()).toMatch(/^\[mock\] Combining the views of analyst and explainer \(critic failed.*On \S+/);
     expect(await status(page).textContent()).toMatch(/^Status: partial — 2 of 3 agents answered · total \d+(\.\d)? (ms|s)$/);
     expect(await page.locator("#error").isHidden()).toBe(true);
     // The send button is usable again for the next question.
@@ -141,7 +141,7 @@ describe("a run in the browser", () => {
     expect(resumedWith).toEqual(["4"]);
     for (const agent of ["analyst", "critic", "explainer"]) expect(await lane(page, agent).getAttribute("data-state")).toBe("ok");
     // Continued in place: the replayed events were not drawn twice.
-    expect(fullSummary).toContain("Combining the views of");
+    expect(fullSummary).toContain("[mock] Combining the views of");
     expect(await page.locator("#summary").textContent()).toBe(fullSummary);
     expect(await page.locator("#lanes li").count()).toBe(3);
     expect(problems).toEqual([]);
