@@ -122,6 +122,10 @@ describe("with the built-in mock LLM", () => {
       [{ model: "chorus", messages: [{ role: "tool", content: "x", tool_call_id: "t" }] }, "messages.0.role"],
       [{ model: "chorus", messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "x" } }] }] }, "messages.0.content"],
       [{ model: "chorus", messages: ask("x".repeat(16_001)) }, "messages.0.content"],
+      // Tool calls and several choices are refused, not answered with prose a client would misread.
+      [{ model: "chorus", messages: ask("hi"), tools: [{ type: "function", function: { name: "f", parameters: {} } }] }, "tools"],
+      [{ model: "chorus", messages: ask("hi"), tool_choice: "required" }, "tool_choice"],
+      [{ model: "chorus", messages: ask("hi"), n: 2 }, "n"],
     ];
     for (const [body, param] of cases) {
       const err = await raised(client.chat.completions.create(body as never));
@@ -129,6 +133,71 @@ describe("with the built-in mock LLM", () => {
       expect(err.code).toBe("invalid_request");
       expect(err.param).toBe(param);
       expect(err.type).toBe("invalid_request_error");
+    }
+  });
+
+  it("says why for tools, n > 1 and image parts", async () => {
+    const body = async (extra: object, messages = ask("hi")) => {
+      const res = await fetch(`${chorus.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "chorus", messages, ...extra }),
+      });
+      expect(res.status).toBe(400);
+      return ((await res.json()) as { error: { message: string } }).error.message;
+    };
+    expect(await body({ tools: [{ type: "function", function: { name: "f" } }] })).toBe("tools: tool calling is not supported: Chorus answers with text only");
+    expect(await body({ n: 2 })).toBe("n: only n = 1 is supported: the run gives one answer");
+    const image = [{ role: "user", content: [{ type: "text", text: "what is this?" }, { type: "image_url", image_url: { url: "https://x/y.png" } }] }];
+    expect(await body({}, image as never)).toMatch(/^messages\.0\.content: .*text/);
+  });
+
+  it("accepts the parameters it does not use, and answers as usual", async () => {
+    const completion = await client.chat.completions.create({
+      model: "chorus",
+      messages: [{ role: "system", content: "Be brief." }, ...ask("Why is the sky blue?")],
+      temperature: 0.2,
+      top_p: 0.9,
+      stop: ["\n\n\n"],
+      user: "user-1",
+      seed: 7,
+      presence_penalty: 0.1,
+      frequency_penalty: 0.1,
+      n: 1,
+      max_tokens: 50,
+      max_completion_tokens: 50,
+      logit_bias: {},
+      tools: [],
+      tool_choice: "none",
+      response_format: { type: "text" },
+      metadata: { k: "v" },
+    } as never);
+    expect(completion.choices[0]!.message.content).toMatch(/^\[mock\] Combining the views of analyst, critic and explainer\. On sky and blue: /);
+  });
+
+  it("sends chunks exactly as strict clients validate them, with the usage chunk only when asked", async () => {
+    const chunksOf = async (extra: object) => {
+      const r = await readSse(`${chorus.url}/v1/chat/completions`, { model: "chorus", messages: ask("Explain tides"), stream: true, ...extra });
+      expect(r.events.at(-1)!.data).toBe("[DONE]");
+      return r.events.slice(0, -1).map((e) => e.data as any);
+    };
+    for (const includeUsage of [false, true]) {
+      const chunks = await chunksOf(includeUsage ? { stream_options: { include_usage: true } } : {});
+      const withChoices = includeUsage ? chunks.slice(0, -1) : chunks;
+      for (const c of withChoices) {
+        expect(Object.keys(c).sort()).toEqual(["choices", "created", "id", "model", "object", ...(includeUsage ? ["usage"] : [])].sort());
+        expect(c).toMatchObject({ id: chunks[0].id, object: "chat.completion.chunk", created: expect.any(Number), model: "chorus" });
+        expect(c.choices).toEqual([{ index: 0, delta: expect.any(Object), logprobs: null, finish_reason: expect.toBeOneOf([null, "stop"]) }]);
+      }
+      // The role only in the first chunk; "stop" only on the last chunk with a choice (after the last token, as OpenAI does).
+      expect(withChoices.map((c) => c.choices[0].delta.role ?? null)).toEqual(["assistant", ...withChoices.slice(1).map(() => null)]);
+      expect(withChoices.map((c) => c.choices[0].finish_reason)).toEqual([...withChoices.slice(1).map(() => null), "stop"]);
+      expect(withChoices.at(-2)!.choices[0].delta.content).toMatch(/\S/);
+      if (includeUsage) {
+        expect(chunks.at(-1)).toEqual({ id: chunks[0].id, object: "chat.completion.chunk", created: chunks[0].created, model: "chorus", choices: [], usage: expect.objectContaining({ total_tokens: expect.any(Number) }) });
+      } else {
+        expect(chunks.some((c) => c.choices.length === 0 || "usage" in c)).toBe(false);
+      }
     }
   });
 

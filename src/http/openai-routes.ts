@@ -29,6 +29,8 @@ export interface OpenAiRoutesDeps {
   writeTimeoutMs: number;
   /** True when too many runs wait for upstream capacity. */
   overloaded: () => boolean;
+  /** The model ids served (default: just "chorus"); presets add `chorus/<preset>` here. */
+  models?: string[];
 }
 
 interface DoneData {
@@ -40,8 +42,8 @@ interface ErrorData {
   message: string;
 }
 
-// A fixed date: the model does not change when the process restarts.
-const MODEL = { id: CHORUS_MODEL, object: "model", created: 1_735_689_600, owned_by: "chorus" } as const;
+// A fixed date: the models do not change when the process restarts.
+const modelEntry = (id: string) => ({ id, object: "model", created: 1_735_689_600, owned_by: "chorus" }) as const;
 
 /** Names the run behind a completion: GET /api/process/{id}/events shows its agents at work. */
 const RUN_ID_HEADER = "X-Chorus-Message-Id";
@@ -49,30 +51,36 @@ const RUN_ID_HEADER = "X-Chorus-Message-Id";
 const frame = (body: unknown) => `data: ${JSON.stringify(body)}\n\n`;
 
 /**
- * The run as OpenAI chunks: a first chunk with the role, one per summary token, a last one with
- * finish_reason "stop", the usage chunk if asked, then [DONE]. A failed run ends with an error
- * object chunk and no [DONE], which the openai SDK raises as an APIError.
+ * The run as OpenAI chunks: a first chunk with the role, one per summary token as it comes, a
+ * last chunk with an empty delta and finish_reason "stop" (as OpenAI sends it: holding a token
+ * back to mark it last would delay every stream by a token), the usage chunk if asked, then [DONE]. A failed run, or a summary restarted after its
+ * first tokens (streamed text cannot be taken back here), ends with an error object in a data
+ * line and no [DONE], which the openai SDKs raise as an APIError.
  */
-function completionChunks(run: RunHandle, id: string, created: number, includeUsage: boolean): SseSource {
+function completionChunks(run: RunHandle, c: CompletionMeta): SseSource {
   // With include_usage OpenAI sends `usage: null` on every chunk but the usage one.
   const chunk = (delta: object, finish: "stop" | null = null) =>
     frame({
-      id,
+      id: c.id,
       object: "chat.completion.chunk",
-      created,
-      model: CHORUS_MODEL,
+      created: c.created,
+      model: c.model,
       choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
-      ...(includeUsage ? { usage: null } : {}),
+      ...(c.includeUsage ? { usage: null } : {}),
     });
+  let ended = false;
   const translate = (e: RunEvent): string => {
+    if (ended) return "";
     if (e.event === "summary_delta") return chunk({ content: (e.data as { delta: string }).delta });
     if (e.event === "done") {
+      ended = true;
       const usage = (e.data as DoneData).usage ?? null;
-      const usageChunk = includeUsage ? frame({ id, object: "chat.completion.chunk", created, model: CHORUS_MODEL, choices: [], usage }) : "";
+      const usageChunk = c.includeUsage ? frame({ id: c.id, object: "chat.completion.chunk", created: c.created, model: c.model, choices: [], usage }) : "";
       return chunk({}, "stop") + usageChunk + "data: [DONE]\n\n";
     }
-    if (e.event === "error") {
-      const { code, message } = e.data as ErrorData;
+    if (e.event === "error" || e.event === "summary_restart") {
+      ended = true;
+      const { code, message } = e.event === "error" ? (e.data as ErrorData) : SUMMARY_RESTARTED;
       return frame(openAiErrorBody(runErrorStatus(code).status, code, message));
     }
     return ""; // agent progress: not part of a chat completion
@@ -82,18 +90,35 @@ function completionChunks(run: RunHandle, id: string, created: number, includeUs
     for await (const batch of run.log.follow(0, gone)) {
       const text = batch.map(translate).join("");
       if (text) yield text;
+      if (ended) return; // after an error nothing more belongs to this completion
     }
   };
 }
+
+interface CompletionMeta {
+  id: string;
+  created: number;
+  model: string;
+  includeUsage: boolean;
+}
+
+/** The summarizer failed after streaming and another one starts over: the text sent is void. */
+const SUMMARY_RESTARTED: ErrorData = {
+  code: "summary_restart",
+  message: "the summary was restarted after its first tokens (its summarizer failed); a chat completion cannot take text back: ask again, or use /api/process, which shows the restart",
+};
 
 export function openAiRoutes(deps: OpenAiRoutesDeps) {
   const schema = chatCompletionRequestSchema(deps.maxMessageChars);
   const app = new Hono<AppEnv>();
 
-  app.get("/v1/models", (c) => c.json({ object: "list", data: [MODEL] }));
-  app.get("/v1/models/:model", (c) => {
-    if (c.req.param("model") !== CHORUS_MODEL) throw modelNotFound(c.req.param("model"));
-    return c.json(MODEL);
+  const models = deps.models ?? [CHORUS_MODEL];
+  app.get("/v1/models", (c) => c.json({ object: "list", data: models.map(modelEntry) }));
+  // `{model{.+}}`: an id may hold a slash (chorus/<preset>).
+  app.get("/v1/models/:model{.+}", (c) => {
+    const model = c.req.param("model");
+    if (!models.includes(model)) throw modelNotFound(model, models);
+    return c.json(modelEntry(model));
   });
 
   app.post(
@@ -103,7 +128,7 @@ export function openAiRoutes(deps: OpenAiRoutesDeps) {
       const parsed = schema.safeParse(await readJson(c));
       if (!parsed.success) throw invalidRequest(parsed.error);
       const req = parsed.data;
-      if (req.model !== CHORUS_MODEL) throw modelNotFound(req.model);
+      if (!models.includes(req.model)) throw modelNotFound(req.model, models);
       if (deps.overloaded()) {
         throw new ApiError(503, "overloaded", "too many runs are waiting for upstream capacity; retry shortly", undefined, {
           "Retry-After": "1",
@@ -128,7 +153,7 @@ export function openAiRoutes(deps: OpenAiRoutesDeps) {
 
       if (req.stream) {
         try {
-          await writeSse(c.env.outgoing, completionChunks(run, id, created, req.stream_options?.include_usage === true), {
+          await writeSse(c.env.outgoing, completionChunks(run, { id, created, model: req.model, includeUsage: req.stream_options?.include_usage === true }), {
             heartbeatMs: deps.heartbeatMs,
             writeTimeoutMs: deps.writeTimeoutMs,
             headers: { ...headersSoFar(c), [RUN_ID_HEADER]: id }, // with RateLimit-*, X-Request-Id, CORS
@@ -167,7 +192,7 @@ export function openAiRoutes(deps: OpenAiRoutesDeps) {
         id,
         object: "chat.completion",
         created,
-        model: CHORUS_MODEL,
+        model: req.model,
         choices: [{ index: 0, message: { role: "assistant", content: summary, refusal: null }, logprobs: null, finish_reason: "stop" }],
         ...(usage ? { usage } : {}),
       });
@@ -177,9 +202,9 @@ export function openAiRoutes(deps: OpenAiRoutesDeps) {
   return app;
 }
 
-function modelNotFound(model: string): ApiError {
+function modelNotFound(model: string, models: string[]): ApiError {
   const shown = JSON.stringify(model.slice(0, 100));
-  return new ApiError(404, "model_not_found", `the model ${shown} does not exist; this server serves "${CHORUS_MODEL}"`, [
+  return new ApiError(404, "model_not_found", `the model ${shown} does not exist; this server serves ${models.map((m) => `"${m}"`).join(", ")}`, [
     { field: "model", message: "unknown model" },
   ]);
 }
