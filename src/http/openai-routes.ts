@@ -80,7 +80,7 @@ function completionChunks(run: RunHandle, c: CompletionMeta): SseSource {
     }
     if (e.event === "error" || e.event === "summary_restart") {
       ended = true;
-      const { code, message } = e.event === "error" ? (e.data as ErrorData) : SUMMARY_RESTARTED;
+      const { code, message } = e.event === "error" ? (e.data as ErrorData) : summaryRestarted(e.data);
       return frame(openAiErrorBody(runErrorStatus(code).status, code, message));
     }
     return ""; // agent progress: not part of a chat completion
@@ -103,10 +103,14 @@ interface CompletionMeta {
 }
 
 /** The summarizer failed after streaming and another one starts over: the text sent is void. */
-const SUMMARY_RESTARTED: ErrorData = {
-  code: "summary_restart",
-  message: "the summary was restarted after its first tokens (its summarizer failed); a chat completion cannot take text back: ask again, or use /api/process, which shows the restart",
-};
+function summaryRestarted(data: unknown): ErrorData {
+  const reason = (data as { reason?: Partial<ErrorData> } | undefined)?.reason;
+  const why = reason?.code ? ` (${reason.code}${reason.message ? `: ${reason.message}` : ""})` : "";
+  return {
+    code: "summary_restart",
+    message: `the summary was restarted after its first tokens${why}; a chat completion cannot take text back: ask again, or use /api/process, which shows the restart`,
+  };
+}
 
 export function openAiRoutes(deps: OpenAiRoutesDeps) {
   const schema = chatCompletionRequestSchema(deps.maxMessageChars);
