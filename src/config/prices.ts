@@ -7,13 +7,12 @@ import { z } from "zod";
 import type { Usage } from "../llm/llm-client.js";
 
 const price = z.number().min(0).max(1_000_000);
-const schema = z.record(
-  z.string().min(1),
-  z.object({ input_per_1m: price, output_per_1m: price }).strict(),
-);
+const modelPrice = z.object({ input_per_1m: price, output_per_1m: price }).strict();
+// "note": where and when the prices were taken; every other key is a model.
+const schema = z.object({ note: z.string().optional() }).catchall(modelPrice);
 
 /** model → USD per 1M tokens. */
-export type PriceTable = z.infer<typeof schema>;
+export type PriceTable = Record<string, z.infer<typeof modelPrice>>;
 
 export class PricesError extends Error {}
 
@@ -31,9 +30,10 @@ export function loadPrices(explicit: string | undefined, promptsDir: string): Pr
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const why = parsed.error.issues.map((i) => `${i.path.join(".") || "(file)"}: ${i.message}`).join("; ");
-    throw new PricesError(`${file}: ${why} (expected {"<model>": {"input_per_1m": USD, "output_per_1m": USD}})`);
+    throw new PricesError(`${file}: ${why} (expected {"note"?: "…", "<model>": {"input_per_1m": USD, "output_per_1m": USD}})`);
   }
-  return parsed.data;
+  const { note: _note, ...table } = parsed.data;
+  return table as PriceTable;
 }
 
 /** The cost of `usage` on `model` in USD, or undefined when the model has no price. */
