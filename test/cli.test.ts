@@ -19,7 +19,7 @@ interface CliResult {
 
 /** Runs `chorus ARGS` (from src/, through tsx) with stdout and stderr piped: not a TTY. */
 function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const { CHORUS_URL, CHORUS_API_KEY, ...base } = process.env;
+  const { CHORUS_URL, CHORUS_API_KEY, HTTP_ADDR, ...base } = process.env;
   const child = spawn(process.execPath, ["--import", "tsx", "src/cli/chorus.ts", ...args], {
     env: { ...base, ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -161,7 +161,23 @@ describe("refusals and usage: exit 2 with the contract's message", () => {
     const port = await freePort();
     const r = await runCli(["--url", `http://127.0.0.1:${port}`, "Hello"]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe(`chorus: cannot reach http://127.0.0.1:${port}: ECONNREFUSED\n`);
+    expect(r.stderr).toBe(
+      `chorus: cannot reach http://127.0.0.1:${port}: ECONNREFUSED (from --url); is Chorus running there? Start it with \`make run\`, ` +
+        "or point the CLI at it with --url, CHORUS_URL=http://host:port, or HTTP_ADDR=host:port (as in .env)\n",
+    );
+    // Without --url or CHORUS_URL, the server's own HTTP_ADDR (":PORT" listens everywhere: ask loopback).
+    const viaAddr = await runCli(["Hello"], { HTTP_ADDR: `:${port}` });
+    expect(viaAddr.stderr).toMatch(new RegExp(`^chorus: cannot reach http://127\\.0\\.0\\.1:${port}: ECONNREFUSED \\(from HTTP_ADDR\\);.*CHORUS_URL`));
+  });
+
+  it("finds the server from HTTP_ADDR when CHORUS_URL is not set; CHORUS_URL wins", async () => {
+    const chorus = await chorusWith();
+    const port = new URL(chorus.url).port;
+    const r = await runCli(["Why is the sky blue?"], { HTTP_ADDR: `0.0.0.0:${port}` });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("[mock] Combining the views");
+    const wins = await runCli(["Hello"], { HTTP_ADDR: `127.0.0.1:${port}`, CHORUS_URL: `http://127.0.0.1:${await freePort()}` });
+    expect(wins.stderr).toMatch(/\(from CHORUS_URL\)/);
   });
 
   it("no question, or --resume without --id, prints the usage", async () => {
