@@ -140,17 +140,32 @@ function run(cmd: string, args: string[], timeoutMs: number): Promise<{ code: nu
   });
 }
 
-/** python3 with the `openai` package, installed with pip when missing; or why it cannot be had. */
-async function pythonOpenAi(): Promise<{ ok: true } | { ok: false; why: string }> {
-  const probe = () => run("python3", ["-c", "import openai"], 30_000);
-  let r = await probe();
-  if (r.error) return { ok: false, why: `python3 is not installed (${(r.error as NodeJS.ErrnoException).code})` };
-  if (r.code === 0) return { ok: true };
-  const pip = await run("python3", ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "openai>=1.40,<3"], 180_000);
-  r = await probe();
-  if (r.code === 0) return { ok: true };
-  return { ok: false, why: `pip could not install openai: ${(pip.stderr || pip.error?.message || "").trim().split("\n").at(-1)}` };
+const PY_OPENAI = "openai>=1.40,<3";
+
+/**
+ * A Python with the `openai` package: python3's own; else python3 after `pip install` (refused
+ * where the system Python is externally managed, as on Debian); else a venv in test-output/.
+ * Or why none can be had.
+ */
+async function pythonOpenAi(): Promise<{ ok: true; python: string } | { ok: false; why: string }> {
+  const has = async (python: string) => (await run(python, ["-c", "import openai"], 30_000)).code === 0;
+  const probe = await run("python3", ["-c", "import sys"], 30_000);
+  if (probe.error) return { ok: false, why: `python3 is not installed (${(probe.error as NodeJS.ErrnoException).code})` };
+  if (await has("python3")) return { ok: true, python: "python3" };
+  const pip = await run("python3", ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", PY_OPENAI], 180_000);
+  if (await has("python3")) return { ok: true, python: "python3" };
+  const venv = "test-output/python-openai";
+  const python = `${venv}/bin/python`;
+  if (!(await has(python))) {
+    const made = await run("python3", ["-m", "venv", venv], 60_000);
+    if (made.code !== 0) return { ok: false, why: `pip: ${lastLine(pip.stderr)}; venv: ${lastLine(made.stderr)}` };
+    const inVenv = await run(python, ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", PY_OPENAI], 180_000);
+    if (!(await has(python))) return { ok: false, why: `pip could not install openai: ${lastLine(inVenv.stderr || pip.stderr)}` };
+  }
+  return { ok: true, python };
 }
+
+const lastLine = (s: string) => s.trim().split("\n").at(-1) ?? "";
 
 // Streams, answers whole, and raises BadRequestError for n=2, printing one JSON line per check.
 const PY_SCRIPT = `
@@ -182,8 +197,11 @@ describe("Python openai package", () => {
   }, 240_000);
 
   it("streams (with usage), answers whole, and raises BadRequestError for n=2", async (ctx) => {
-    if (!python.ok) ctx.skip();
-    const r = await run("python3", ["-c", PY_SCRIPT, `${chorus.url}/v1`], 60_000);
+    if (!python.ok) {
+      ctx.skip();
+      return;
+    }
+    const r = await run(python.python, ["-c", PY_SCRIPT, `${chorus.url}/v1`], 60_000);
     expect(r.stderr).toBe("");
     const [streamed, whole, n2] = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
     expect(streamed.stream).toMatch(SUMMARY);
