@@ -10,7 +10,12 @@ import OpenAI, {
   RateLimitError,
 } from "openai";
 import type { ChatCompletionChunk, ChatCompletionMessageParam } from "openai/resources/chat/completions";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { completionChunks } from "../src/http/openai-routes.js";
+import { writeSse } from "../src/http/sse-writer.js";
+import { EventLog } from "../src/run/event-log.js";
 import { callerOf, startMockUpstream, type MockUpstream } from "./support/mock-upstream.js";
 import { last, readSse } from "./support/sse-client.js";
 import { startChorus, type TestChorus } from "./support/start-chorus.js";
@@ -48,6 +53,11 @@ describe("with the built-in mock LLM", () => {
     const models = [];
     for await (const m of client.models.list()) models.push(m);
     expect(models).toEqual([expect.objectContaining({ id: "chorus", object: "model" })]);
+    // Exactly the shape Open WebUI and LibreChat read.
+    expect(await (await fetch(`${chorus.url}/v1/models`)).json()).toEqual({
+      object: "list",
+      data: [{ id: "chorus", object: "model", created: expect.any(Number), owned_by: "chorus" }],
+    });
     expect((await client.models.retrieve("chorus")).id).toBe("chorus");
     const err = await raised(client.models.retrieve("gpt-4o"));
     expect(err).toBeInstanceOf(NotFoundError);
@@ -398,5 +408,44 @@ describe("against an OpenAI-compatible upstream", () => {
     expect(await pending).toBeInstanceOf(APIUserAbortError);
     await expect.poll(() => summarizer()!.aborted, { timeout: 5000 }).toBe(true);
     await expect.poll(() => chorus.chorus.registry.inFlight).toBe(0);
+  });
+});
+
+describe("a summary restarted mid-stream", () => {
+  // No stage emits summary_restart yet (fallback summarizers that restart are being built): the
+  // run's log is scripted here, and served as /v1/chat/completions serves it, over real HTTP.
+  it("ends the stream with an error the SDK raises, after the tokens already sent, and no [DONE]", async () => {
+    const log = new EventLog();
+    log.append("start", { message_id: "r1", agents: ["analyst"] });
+    log.append("summary_delta", { delta: "Half an " });
+    log.append("summary_delta", { delta: "answer" });
+    log.append("summary_restart", { reason: { code: "upstream_error", message: "upstream failed (502)" } });
+    log.append("summary_delta", { delta: "A whole new answer." });
+    log.append("done", { summary: "A whole new answer." });
+    log.end();
+    const server = createServer((_req, res) => {
+      void writeSse(res, completionChunks({ log }, { id: "chatcmpl-r1", created: 1, model: "chorus", includeUsage: false }), {
+        heartbeatMs: 10_000,
+        writeTimeoutMs: 10_000,
+        headers: {},
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const client = new OpenAI({ baseURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, apiKey: "x", maxRetries: 0 });
+      const stream = await client.chat.completions.create({ model: "chorus", messages: ask("hi"), stream: true });
+      let text = "";
+      const err = await raised(
+        (async () => {
+          for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? "";
+        })(),
+      );
+      expect(text).toBe("Half an answer");
+      expect(err).toBeInstanceOf(APIError);
+      expect(err.code).toBe("summary_restart");
+      expect(err.message).toContain("restarted after its first tokens (upstream_error: upstream failed (502))");
+    } finally {
+      server.close();
+    }
   });
 });

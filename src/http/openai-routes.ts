@@ -57,7 +57,7 @@ const frame = (body: unknown) => `data: ${JSON.stringify(body)}\n\n`;
  * first tokens (streamed text cannot be taken back here), ends with an error object in a data
  * line and no [DONE], which the openai SDKs raise as an APIError.
  */
-function completionChunks(run: RunHandle, c: CompletionMeta): SseSource {
+export function completionChunks(run: Pick<RunHandle, "log">, c: CompletionMeta): SseSource {
   // With include_usage OpenAI sends `usage: null` on every chunk but the usage one.
   const chunk = (delta: object, finish: "stop" | null = null) =>
     frame({
@@ -95,7 +95,7 @@ function completionChunks(run: RunHandle, c: CompletionMeta): SseSource {
   };
 }
 
-interface CompletionMeta {
+export interface CompletionMeta {
   id: string;
   created: number;
   model: string;
