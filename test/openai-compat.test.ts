@@ -448,4 +448,19 @@ describe("a summary restarted mid-stream", () => {
       server.close();
     }
   });
+
+  it("is no error when no summary text had gone out yet: the new summary streams as usual", async () => {
+    const log = new EventLog();
+    log.append("summary_restart", { reason: { code: "timeout", message: "no token" } });
+    log.append("summary_delta", { delta: "Fresh." });
+    log.append("done", { summary: "Fresh." });
+    log.end();
+    const frames: string[] = [];
+    const source = completionChunks({ log }, { id: "chatcmpl-r2", created: 1, model: "chorus", includeUsage: false });
+    for await (const f of source(new AbortController().signal)) frames.push(f);
+    const text = frames.join("");
+    expect(text).not.toContain("error");
+    expect(text).toContain('"content":"Fresh."');
+    expect(text.endsWith("data: [DONE]\n\n")).toBe(true);
+  });
 });

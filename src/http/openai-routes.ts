@@ -53,9 +53,10 @@ const frame = (body: unknown) => `data: ${JSON.stringify(body)}\n\n`;
 /**
  * The run as OpenAI chunks: a first chunk with the role, one per summary token as it comes, a
  * last chunk with an empty delta and finish_reason "stop" (as OpenAI sends it: holding a token
- * back to mark it last would delay every stream by a token), the usage chunk if asked, then [DONE]. A failed run, or a summary restarted after its
- * first tokens (streamed text cannot be taken back here), ends with an error object in a data
- * line and no [DONE], which the openai SDKs raise as an APIError.
+ * back to mark it last would delay every stream by a token), the usage chunk if asked, then
+ * [DONE]. A failed run, or a summary restarted after this stream carried some of it (text sent
+ * cannot be taken back here), ends with an error object in a data line and no [DONE], which the
+ * openai SDKs raise as an APIError.
  */
 export function completionChunks(run: Pick<RunHandle, "log">, c: CompletionMeta): SseSource {
   // With include_usage OpenAI sends `usage: null` on every chunk but the usage one.
@@ -69,9 +70,14 @@ export function completionChunks(run: Pick<RunHandle, "log">, c: CompletionMeta)
       ...(c.includeUsage ? { usage: null } : {}),
     });
   let ended = false;
+  let sent = false; // some summary text went out
   const translate = (e: RunEvent): string => {
     if (ended) return "";
-    if (e.event === "summary_delta") return chunk({ content: (e.data as { delta: string }).delta });
+    if (e.event === "summary_delta") {
+      sent = true;
+      return chunk({ content: (e.data as { delta: string }).delta });
+    }
+    if (e.event === "summary_restart" && !sent) return ""; // nothing to take back
     if (e.event === "done") {
       ended = true;
       const usage = (e.data as DoneData).usage ?? null;
