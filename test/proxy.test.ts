@@ -4,7 +4,7 @@
 // mid-run resumes through the proxy on either replica. nginx and redis-server are installed by
 // `make test` (test/system-deps.sh) when missing.
 import { request } from "node:http";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startChorusProcess, type ChorusProcess } from "./support/chorus-process.js";
 import { startNginx, type TestNginx } from "./support/nginx.js";
 import { startRedis, type TestRedis } from "./support/redis-server.js";
@@ -21,11 +21,12 @@ const REPLICA_ENV = {
 
 describe("two replicas on Redis behind nginx", () => {
   let redis: TestRedis;
-  let replicas: ChorusProcess[] = [];
+  const replicas: ChorusProcess[] = [];
   let nginx: TestNginx;
   beforeAll(async () => {
     redis = await startRedis();
-    replicas = await Promise.all([0, 1].map(() => startChorusProcess({ ...REPLICA_ENV, REDIS_URL: redis.url })));
+    // Each kept as soon as it is up, so that afterAll stops it even if the other fails to start.
+    await Promise.all([0, 1].map(async () => replicas.push(await startChorusProcess({ ...REPLICA_ENV, REDIS_URL: redis.url }))));
     nginx = await startNginx({ upstreams: replicas.map((r) => r.addr) });
   }, 60_000);
   afterAll(async () => {
@@ -91,43 +92,36 @@ describe("two replicas on Redis behind nginx", () => {
 
 describe("heartbeats behind nginx", () => {
   // A stream silent for 2.5 s (the mock's first token) behind a 1 s proxy_read_timeout.
+  // Stopped in afterEach, which runs even when a test times out (a finally block would not).
+  const running: { stop(): Promise<void> }[] = [];
+  afterEach(async () => {
+    for (const p of running.splice(0).reverse()) await p.stop();
+  });
   const stack = async (heartbeatMs: string) => {
     const chorus = await startChorusProcess({ MOCK_TOKEN_DELAY_MS: "2500", SSE_HEARTBEAT_MS: heartbeatMs });
+    running.push(chorus);
     const nginx = await startNginx({ upstreams: [chorus.addr], readTimeout: "1s" });
-    return {
-      nginx,
-      stop: async () => {
-        await nginx.stop();
-        await chorus.stop();
-      },
-    };
+    running.push(nginx);
+    return { nginx };
   };
   const untilFirstToken = (events: SseEvent[]) => events.some((e) => e.event === "agent_delta");
 
   it("keep an idle stream open past proxy_read_timeout", async () => {
     const s = await stack("200");
-    try {
-      const r = await readSse(`${s.nginx.url}/api/process`, { message: "Slow question", message_id: "slow-1", stream_agents: true }, { until: untilFirstToken });
-      expect(r.events[0]!.event).toBe("start");
-      expect(untilFirstToken(r.events)).toBe(true);
-      expect(r.comments.filter((c) => c === "ping").length).toBeGreaterThanOrEqual(3);
-    } finally {
-      await s.stop();
-    }
+    const r = await readSse(`${s.nginx.url}/api/process`, { message: "Slow question", message_id: "slow-1", stream_agents: true }, { until: untilFirstToken });
+    expect(r.events[0]!.event).toBe("start");
+    expect(untilFirstToken(r.events)).toBe(true);
+    expect(r.comments.filter((c) => c === "ping").length).toBeGreaterThanOrEqual(3);
   });
 
   it("without them nginx cuts the same stream (the timeout above is real)", async () => {
     const s = await stack("60000");
-    try {
-      const events: SseEvent[] = [];
-      // Cut by nginx: the body ends early (or breaks) before the first token.
-      await readSse(`${s.nginx.url}/api/process`, { message: "Slow question", message_id: "slow-2", stream_agents: true }, {
-        until: (evs) => (events.splice(0, events.length, ...evs), untilFirstToken(evs)),
-      }).catch(() => undefined);
-      expect(events[0]?.event).toBe("start");
-      expect(untilFirstToken(events)).toBe(false);
-    } finally {
-      await s.stop();
-    }
+    const events: SseEvent[] = [];
+    // Cut by nginx: the body ends early (or breaks) before the first token.
+    await readSse(`${s.nginx.url}/api/process`, { message: "Slow question", message_id: "slow-2", stream_agents: true }, {
+      until: (evs) => (events.splice(0, events.length, ...evs), untilFirstToken(evs)),
+    }).catch(() => undefined);
+    expect(events[0]?.event).toBe("start");
+    expect(untilFirstToken(events)).toBe(false);
   });
 });
