@@ -10,11 +10,11 @@ export interface PushSource {
   subscribe(onText: (text: string) => void, onEnd: () => void): () => void;
 }
 
-/** Text to write: pulled until the source ends or `gone` (the client left) aborts, or pushed. */
-export type SseSource = ((gone: AbortSignal) => AsyncIterable<string>) | PushSource;
+/** Text to write, pulled until the source ends or `gone` (the client left) aborts. */
+export type SseSource = (gone: AbortSignal) => AsyncIterable<string>;
 
 /** A run's events from after `afterId`: pushed from a local log, else each batch joined into one write. */
-export function eventFrames(log: Followable, afterId: number): SseSource {
+export function eventFrames(log: Followable, afterId: number): SseSource | PushSource {
   if (log instanceof EventLog) return { subscribe: (onText, onEnd) => log.subscribe(afterId, (ev) => onText(ev.frame), onEnd) };
   return async function* (gone) {
     for await (const batch of log.follow(afterId, gone)) {
@@ -38,7 +38,7 @@ export const SSE_HEADERS = {
 };
 
 /** Resolves when the source has ended and was fully written, or the client went away. */
-export async function writeSse(res: ServerResponse, source: SseSource, opts: SseOptions): Promise<void> {
+export async function writeSse(res: ServerResponse, source: SseSource | PushSource, opts: SseOptions): Promise<void> {
   const gone = new AbortController();
   const onClose = () => gone.abort();
   res.once("close", onClose);
