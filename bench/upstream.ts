@@ -74,6 +74,33 @@ function dice(key: string): number {
   return (h >>> 0) / 2 ** 32;
 }
 
+/**
+ * The text of token `i` for a caller: words, except that the council's reviewers end with the
+ * FINAL RANKING block of every response they were shown, and the fusion judge answers one JSON
+ * object, so that those stages parse what they get and do all their work, as with a real model.
+ */
+function answerFor(caller: string, user: string, tokens: number): (i: number) => string {
+  const word = (i: number) => WORDS[i % WORDS.length]!;
+  if (caller === "Reviewer") {
+    const labels = [...new Set([...user.matchAll(/^### (Response [A-Z]+)$/gm)].map((m) => m[1]!))];
+    const block = ["\n\nFINAL RANKING:\n", ...labels.map((l, k) => `${k + 1}. ${l}\n`)];
+    const words = Math.max(0, tokens - block.length);
+    return (i) => (i < words ? word(i) : (block[i - words] ?? ""));
+  }
+  if (caller === "Judge") {
+    const agents = [...user.matchAll(/^### (\w+)$/gm)].map((m) => m[1]!);
+    const json = JSON.stringify({
+      consensus: [Array.from({ length: Math.max(1, tokens - 12) }, (_, k) => word(k)).join("").trim()],
+      contradictions: [],
+      unique_insights: agents.slice(0, 1).map((agent) => ({ agent, insight: "gravity is gentle" })),
+      blind_spots: [],
+    });
+    const size = Math.ceil(json.length / tokens);
+    return (i) => json.slice(i * size, (i + 1) * size);
+  }
+  return word;
+}
+
 interface ChatBody {
   model?: string;
   messages?: { role: string; content: string }[];
@@ -141,7 +168,8 @@ export function startUpstream(knobs: Knobs, port = 0, host = "127.0.0.1") {
     const id = `chatcmpl-${stats.calls}`;
     const model = JSON.stringify(body.model ?? "bench");
     const head = `data: {"id":"${id}","object":"chat.completion.chunk","created":1,"model":${model},"choices":[`;
-    const delta = (content: string) => `${head}{"index":0,"delta":{"content":"${content}"},"finish_reason":null}]}\n\n`;
+    const delta = (content: string) => `${head}{"index":0,"delta":{"content":${JSON.stringify(content)}},"finish_reason":null}]}\n\n`;
+    const say = answerFor(caller, user, tokens);
     const usage = body.stream_options?.include_usage;
     let i = 0;
     let started = false;
@@ -164,7 +192,7 @@ export function startUpstream(knobs: Knobs, port = 0, host = "127.0.0.1") {
         res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
         res.write(`${head}{"index":0,"delta":{"role":"assistant","content":""},"finish_reason":null}]}\n\n`);
       }
-      while (i < tokens && (delay === 0 || ttft + i * delay <= elapsed)) res.write(delta(WORDS[i++ % WORDS.length]!));
+      while (i < tokens && (delay === 0 || ttft + i * delay <= elapsed)) res.write(delta(say(i++)));
       const next = i < tokens ? ttft + i * delay : ttft + tokens * delay;
       if (next > elapsed) {
         timer = setTimeout(step, next - elapsed + 1);
