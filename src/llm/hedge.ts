@@ -9,8 +9,14 @@ import type { ChatChunk, ChatRequest, LlmClient } from "./llm-client.js";
 export interface HedgeOptions {
   /** Hedges allowed per call (0.05: one call in 20 on average), LLM_HEDGE_BUDGET. */
   budget: number;
-  /** Quantile of the recent first-token times past which a call is hedged. */
+  /** Quantile of the recent first-token times past which (times `margin`) a call is hedged. */
   quantile?: number;
+  /**
+   * The window holds the first-token times of the attempts that answered, so a hedged straggler
+   * is not in it: its p95 is that of the healthy calls, and some healthy calls are always past it.
+   * Hedging only past p95 × margin spends the budget on stragglers, not on ordinary jitter.
+   */
+  margin?: number;
   /** First-token times kept per endpoint+model. */
   window?: number;
   /** No hedging before this many first-token times were seen for an endpoint+model. */
@@ -77,13 +83,13 @@ export class Hedger {
   private credit = 0;
 
   constructor(opts: HedgeOptions) {
-    this.opts = { quantile: 0.95, window: 200, minSamples: 20, floorMs: 50, burst: 10, ...opts };
+    this.opts = { quantile: 0.95, margin: 1.25, window: 200, minSamples: 20, floorMs: 50, burst: 10, ...opts };
   }
 
   /** The hedge delay for `key` now, or undefined while too few first tokens were seen. */
   delayFor(key: string): number | undefined {
     const t = this.times.get(key)?.threshold(this.opts.minSamples);
-    return t === undefined ? undefined : Math.max(this.opts.floorMs, t);
+    return t === undefined ? undefined : Math.max(this.opts.floorMs, t * this.opts.margin);
   }
 
   /**
@@ -109,10 +115,7 @@ export class Hedger {
           report.hedged = true;
           hedge = start(llm, req);
           winner = await firstToAnswer(first, hedge);
-          // The loser has waited at least this long: kept as its first-token time, so that the
-          // slow calls that were hedged still count in the window (else the threshold would sink).
           const loser = winner === first ? hedge : first;
-          times.add(performance.now() - loser.t0);
           loser.abort.abort(new CallError("cancelled", "another attempt answered first"));
           report.winner = winner === first ? "first" : "hedge";
         }
