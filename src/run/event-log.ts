@@ -77,6 +77,7 @@ export class EventLog implements Followable {
   }
 
   private wake(): void {
+    if (this.waiters.length === 0) return; // the common case: every reader is pushed to, or none waits
     const w = this.waiters;
     this.waiters = [];
     for (const f of w) f();
