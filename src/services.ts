@@ -88,7 +88,10 @@ export function createServices(deps: ServiceDeps): Services {
   if (!prompts.presets.some((p) => p.name === config.DEFAULT_PRESET)) {
     throw new ConfigError(`invalid configuration:\n  DEFAULT_PRESET: no preset named "${config.DEFAULT_PRESET}" in ${config.PROMPTS_DIR}/presets`);
   }
-  const store = config.REDIS_URL ? connectRedis(config.REDIS_URL, (err) => logger.warn({ err: err.message }, "redis error")) : undefined;
+  const metrics = createMetrics({ prices: config.prices });
+  const store = config.REDIS_URL
+    ? connectRedis(config.REDIS_URL, (err) => logger.warn({ err: err.message }, "redis error"), metrics.redisCommand)
+    : undefined;
   const shared = store && new RedisRuns(store.redis, store.sub, config.RUN_RETENTION_S, (what, err) =>
     logger.warn({ err: (err as Error).message, what }, "redis unavailable"),
   );
@@ -98,7 +101,6 @@ export function createServices(deps: ServiceDeps): Services {
     orphanGraceMs: config.RUN_ORPHAN_GRACE_MS,
     shared,
   });
-  const metrics = createMetrics({ prices: config.prices });
   const fanOut = fanOutDeps(deps, metrics);
   const conversations = store ? redisConversations(store.redis, config.CONVERSATION_TTL_S) : memoryConversations(config.CONVERSATION_TTL_S);
   const runner = withConversations(

@@ -2,6 +2,7 @@
 // ownership of message_ids, and what happens when Redis dies mid-run.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { callerOf, startMockUpstream, type MockUpstream } from "./support/mock-upstream.js";
+import { scrape } from "./support/prometheus.js";
 import { startRedis, type TestRedis } from "./support/redis-server.js";
 import { last, ofType, readSse } from "./support/sse-client.js";
 import { startChorus, type TestChorus } from "./support/start-chorus.js";
@@ -84,6 +85,17 @@ describe("two instances on one Redis", () => {
     expect(last(await reading)).toMatchObject({ event: "error", data: { code: "cancelled" } });
     expect((await fetch(`${b.url}/api/process/${mid}`, { method: "DELETE" })).status).toBe(409);
     expect((await fetch(`${b.url}/api/process/never-${mid}`, { method: "DELETE" })).status).toBe(404);
+  });
+
+  it("counts the commands it sends to Redis in /metrics, so the commands per run can be read off", async () => {
+    const before = await scrape(a.url);
+    const r = await readSse(`${a.url}/api/process`, { message: "count my commands", message_id: id() });
+    expect(last(r)?.event).toBe("done");
+    const after = await scrape(a.url);
+    const sent = (m: typeof after) => m.get("chorus_redis_commands_total", { connection: "commands" });
+    // At least the run's events, mirrored to the Redis stream, each one a command.
+    expect(sent(after) - sent(before)).toBeGreaterThanOrEqual(r.events.length);
+    expect(after.get("chorus_redis_commands_total", { connection: "subscriber" })).toBeGreaterThan(0);
   });
 
   it("shares one rate-limit budget across instances", async () => {

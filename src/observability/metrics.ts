@@ -26,6 +26,8 @@ export interface Metrics {
   rejected(code: string): void;
   /** One upstream call as it ended (FanOutDeps.onCall). */
   call(call: CallRecord): void;
+  /** One command sent to Redis (REDIS_URL), by connection. */
+  redisCommand(connection: string): void;
   /** A crashed run counts with code internal_error. */
   runs: RunObserver;
   /** The quota, with chorus_open_streams following every stream it opens and releases. */
@@ -95,6 +97,12 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     labelNames: ["agent", "model", "winner"] as const,
     registers,
   });
+  const redisCommands = new Counter({
+    name: "chorus_redis_commands_total",
+    help: "Commands sent to Redis (REDIS_URL), by connection (commands, subscriber); ÷ chorus_runs_total gives the commands per run that size a Redis.",
+    labelNames: ["connection"] as const,
+    registers,
+  });
   const tokens = new Counter({
     name: "chorus_llm_tokens_total",
     help: 'Tokens consumed, by agent (or summarizer), model, direction (input, output) and whether estimated ("true" when the upstream sent no count).',
@@ -112,6 +120,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     registry,
     request: (method, route, status) => requests.inc({ method, route, status: String(status) }),
     rejected: (code) => rejections.inc({ code }),
+    redisCommand: (connection) => redisCommands.inc({ connection }),
     call(c) {
       const stage = stageOf(c.caller);
       calls.inc({ stage, agent: c.caller, model: c.model, outcome: c.outcome });

@@ -10,7 +10,10 @@ export interface RedisConnections {
   ready(ms: number): Promise<boolean>;
 }
 
-export function connectRedis(url: string, onError: (err: Error) => void): RedisConnections {
+/** Which connection sent a command: for chorus_redis_commands_total. */
+export type RedisConnectionName = "commands" | "subscriber";
+
+export function connectRedis(url: string, onError: (err: Error) => void, onCommand?: (connection: RedisConnectionName) => void): RedisConnections {
   const options = {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
@@ -21,6 +24,17 @@ export function connectRedis(url: string, onError: (err: Error) => void): RedisC
   const redis = new Redis(url, options);
   // The subscriber must queue its SUBSCRIBE until connected, and re-subscribes on reconnect.
   const sub = new Redis(url, { ...options, enableOfflineQueue: true, commandTimeout: undefined });
+  // Every command, pipelined ones and MULTI/EXEC included, goes through sendCommand: counted
+  // there, the commands per run (and so what one Redis can carry) are read off the metrics.
+  if (onCommand) {
+    for (const [c, name] of [[redis, "commands"], [sub, "subscriber"]] as const) {
+      const send = c.sendCommand.bind(c);
+      c.sendCommand = ((...args: Parameters<Redis["sendCommand"]>) => {
+        onCommand(name);
+        return send(...args);
+      }) as Redis["sendCommand"];
+    }
+  }
   let lastError = "";
   for (const c of [redis, sub]) {
     c.on("error", (err: Error) => {
