@@ -48,11 +48,25 @@ export function mockAnswer(req: ChatRequest): string {
   // The summarizer's user message quotes the question under "## Question".
   const question = /^## Question\n\n([\s\S]*?)\n\n## /.exec(message)?.[1] ?? message;
   const topic = question.replace(/\s+/g, " ").trim().slice(0, 60);
+  if (req.caller === "eval-judge") return mockVerdict(message);
   if (req.caller === "summarizer") {
     const answered = [...message.matchAll(/^### (\S+) \(answered\)/gm)].map((m) => m[1]);
     return `Combining the views of ${answered.join(", ") || "no agent"}: ${BODIES[h % BODIES.length]}. In one line, on "${topic}": start simple, then add the detail that matters.`;
   }
   return `${OPENERS[h % OPENERS.length]} as the ${req.caller} on "${topic}", ${BODIES[(h >>> 8) % BODIES.length]}.`;
+}
+
+/**
+ * The eval judge (`chorus eval`): prefers the more complete answer, read as the one with more
+ * distinct words; within 5 % of each other it is a tie. Deterministic and blind to position.
+ */
+function mockVerdict(message: string): string {
+  const answer = (label: string) => new RegExp(`<answer label="${label}">\\n([\\s\\S]*?)\\n</answer>`).exec(message)?.[1] ?? "";
+  const words = (text: string) => new Set(text.toLowerCase().match(/[\p{L}\p{N}']+/gu) ?? []).size;
+  const a = words(answer("A"));
+  const b = words(answer("B"));
+  const verdict = Math.abs(a - b) <= 0.05 * Math.max(a, b) ? "TIE" : a > b ? "A" : "B";
+  return `Answer A covers ${a} distinct words, answer B ${b}; the mock judge prefers the more complete one.\nVERDICT: ${verdict}`;
 }
 
 export function createMockClient(opts: MockClientOptions): LlmClient {
