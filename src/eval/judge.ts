@@ -65,11 +65,12 @@ export function judgeUserMessage(question: string, a: string, b: string): string
   ].join("\n\n");
 }
 
-/** The verdict of the reply's last `VERDICT:` line, or null when there is none. */
+/** The verdict on the reply's last line, or null when it holds none. */
 export function parseVerdict(reply: string): Verdict | null {
   const lines = reply.trim().split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
   const last = lines.at(-1) ?? "";
-  const m = /^[*_`#\s]*VERDICT[*_`\s]*:[*_`\s]*(A|B|TIE)[*_`.\s]*$/i.exec(last);
+  // "VERDICT: B", also as the end of a sentence or in Markdown emphasis ("**VERDICT:** B").
+  const m = /(?:^|[\s*_`#(])VERDICT[*_`\s]*:[*_`\s]*(A|B|TIE)[*_`.)\s]*$/i.exec(last);
   return m ? (m[1]!.toUpperCase() as Verdict) : null;
 }
 

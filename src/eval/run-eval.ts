@@ -9,7 +9,7 @@ import pLimit from "p-limit";
 import { answer, type ChorusEndpoint } from "./chorus-client.js";
 import type { Contender } from "./contenders.js";
 import { worstCase, type Work } from "./estimate.js";
-import { judgePair, type Judge } from "./judge.js";
+import { judgePair, judgeWorstCaseUsd, type Judge } from "./judge.js";
 import type { Progress } from "./progress.js";
 import type { Question } from "./questions.js";
 import { answerKey, readRecords, RecordLog, verdictKey, type AnswerRecord, type MetaRecord, type VerdictRecord } from "./records.js";
@@ -83,6 +83,10 @@ export async function runEval(o: EvalOptions): Promise<EvalOutcome> {
 
   // The cost check comes before anything is called or written.
   if (o.maxCostUsd !== undefined) {
+    // Checked first: no dry run is worth making when the judge's cost cannot be bounded.
+    if (work.verdicts.length && judgeWorstCaseUsd(o.judge, "", 0, 0) === null) {
+      return { kind: "refused", message: `--max-cost-usd needs a price for every model, and the judge's model ${o.judge.target.model} has none (add it to prices.json)` };
+    }
     const wc = await worstCase(o.endpoint, work, answers, o.judge, baseline.name, o.concurrency, o.signal);
     if (wc.unpriced.length) {
       return { kind: "refused", message: `--max-cost-usd needs a price for every model, and ${wc.unpriced.join(", ")} has none (add it to prices.json)` };
