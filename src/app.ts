@@ -149,7 +149,7 @@ export function createApp({ config, prompts, llm, logger, env = process.env, tra
     if (config.CORS_ORIGINS.length) app.use(prefix, corsFor(config.CORS_ORIGINS));
     if (config.API_KEYS.length) app.use(prefix, requireApiKey(config.API_KEYS));
     app.use(prefix, async (c, next) => {
-      if (state.draining) throw new ApiError(503, "shutting_down", "the server is shutting down", undefined, { "Retry-After": "5" });
+      if (state.draining) throw new ApiError("shutting_down", "the server is shutting down");
       c.set("clientKey", c.get("apiKeyId") ?? clientIp(c, config.TRUST_PROXY));
       await next();
     });

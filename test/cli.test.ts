@@ -6,6 +6,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { HumanView } from "../src/cli/run-view.js";
+import { parseEvent } from "../src/run/events.js";
 import { SseParser } from "../src/cli/sse-frames.js";
 import { freePort } from "./support/free-port.js";
 import { readSse } from "./support/sse-client.js";
@@ -274,7 +275,7 @@ describe("the terminal view", () => {
     let out = "";
     let err = "";
     const view = new HumanView({ write: (t: string) => (out += t), isTTY: true, columns: 60 }, { write: (t: string) => (err += t) });
-    for (const e of run.events) view.show({ id: e.id!, event: e.event, data: e.data });
+    for (const e of run.events) view.show(parseEvent(e.id!, e.event, e.data));
     view.close();
 
     expect(out).toContain("\x1b[3A"); // it went back up to redraw the three lines

@@ -6,6 +6,7 @@
 // (src/eval/) is loaded only when asked for.
 import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
+import { parseEvent } from "../run/events.js";
 import { HumanView, JsonView, type RunEvent, type RunView } from "./run-view.js";
 import { sseFrames } from "./sse-frames.js";
 
@@ -169,16 +170,16 @@ async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promi
             if (id <= lastId) continue;
             lastId = id;
           }
-          let data: unknown;
+          // Checked against the contract's schemas: an event this client does not know is skipped.
+          let ev: RunEvent | undefined;
           try {
-            data = JSON.parse(frame.data);
+            ev = parseEvent(id, frame.event, JSON.parse(frame.data));
           } catch {
-            continue;
+            ev = undefined;
           }
-          const ev: RunEvent = { id, event: frame.event, data };
-          view.show(ev);
-          if (ev.event === "done") return EXIT.done;
-          if (ev.event === "error") return EXIT.runError;
+          if (ev) view.show(ev);
+          if (frame.event === "done") return EXIT.done;
+          if (frame.event === "error") return EXIT.runError;
         }
       } catch {
         // The connection broke mid-stream: resume below.

@@ -1,12 +1,9 @@
 // How the command-line client shows a run: one JSON line per event for scripts, or for people a
 // line per agent (redrawn in place with a spinner on a terminal, printed once finished
 // otherwise), then the summary as it streams, then a status line.
+import type { RunEvent } from "../run/events.js";
 
-export interface RunEvent {
-  id: number;
-  event: string;
-  data: any;
-}
+export type { RunEvent } from "../run/events.js";
 
 export interface RunView {
   show(ev: RunEvent): void;
@@ -64,10 +61,9 @@ export class HumanView implements RunView {
   }
 
   show(ev: RunEvent): void {
-    const d = ev.data ?? {};
     switch (ev.event) {
       case "start":
-        this.lanes = (Array.isArray(d.agents) ? d.agents : []).map((name: string) => ({ name, finished: false, detail: "waiting", mark: " " }));
+        this.lanes = ev.data.agents.map((name) => ({ name, finished: false, detail: "waiting", mark: " " }));
         this.nameWidth = Math.max(0, ...this.lanes.map((l) => l.name.length));
         if (this.tty && this.lanes.length) {
           this.redraw();
@@ -76,30 +72,30 @@ export class HumanView implements RunView {
         }
         break;
       case "agent_start":
-        this.update(d.agent, false, " ", "working");
+        this.update(ev.data.agent, false, " ", "working");
         break;
       case "agent_done":
-        this.update(d.agent, true, "✓", `done in ${formatMs(d.latency_ms)}`);
+        this.update(ev.data.agent, true, "✓", `done in ${formatMs(ev.data.latency_ms)}`);
         break;
       case "agent_error": {
-        const how = FAILED_AS[d.status] ?? "failed";
-        const why = `${d.error?.code ?? "error"}: ${d.error?.message ?? "no reason given"}`;
-        this.update(d.agent, true, "✗", `${how} after ${formatMs(d.latency_ms)} (${why})`);
+        const d = ev.data;
+        this.update(d.agent, true, "✗", `${FAILED_AS[d.status] ?? "failed"} after ${formatMs(d.latency_ms)} (${d.error.code}: ${d.error.message})`);
         break;
       }
       case "summary_delta":
         this.startSummary();
-        this.out.write(String(d.delta ?? ""));
+        this.out.write(ev.data.delta);
         break;
       case "done": {
+        const d = ev.data;
         // With --last-event-id past the summary's tokens, none were printed: show it whole.
         if (!this.summaryStarted && d.summary) {
           this.startSummary();
           this.out.write(String(d.summary));
         }
         this.seal();
-        const ok = d.agents?.ok ?? 0;
-        const total = ok + (d.agents?.failed ?? 0);
+        const { ok } = d.agents;
+        const total = ok + d.agents.failed;
         const who = ok === total && total > 1 ? `all ${total} agents answered` : `${ok} of ${total} agent${total === 1 ? "" : "s"} answered`;
         this.out.write(`${this.summaryStarted ? "\n\n" : ""}status: ${d.status} — ${who} · total ${formatMs(d.latency_ms)}\n`);
         break;
@@ -107,7 +103,7 @@ export class HumanView implements RunView {
       case "error":
         this.seal();
         if (this.summaryStarted) this.out.write("\n");
-        this.err.write(`error: ${d.code}: ${d.message}\n`);
+        this.err.write(`error: ${ev.data.code}: ${ev.data.message}\n`);
         break;
     }
   }

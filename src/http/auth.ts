@@ -18,7 +18,7 @@ export function requireApiKey(keys: string[]): MiddlewareHandler<AppEnv> {
     // Compare against every key so the time taken says nothing about which one matched.
     const ok = given !== undefined && digests.reduce((hit, d) => timingSafeEqual(d, given) || hit, false);
     if (!ok) {
-      throw new ApiError(401, "unauthorized", "a valid API key is required (Authorization: Bearer <key>)", undefined, {
+      throw new ApiError("unauthorized", "a valid API key is required (Authorization: Bearer <key>)", undefined, {
         "WWW-Authenticate": "Bearer",
       });
     }

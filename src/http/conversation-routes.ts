@@ -1,8 +1,7 @@
 // GET and DELETE /api/conversations/{id}: read a conversation's turns, or forget it.
 import { Hono } from "hono";
-import { ApiError } from "../errors.js";
+import { ApiError, storeUnavailable } from "../errors.js";
 import type { ConversationStore } from "../store/conversations.js";
-import { storeUnavailable } from "../store/redis-client.js";
 import type { AppEnv } from "./app-env.js";
 import { invalidRequest } from "./errors.js";
 import { idSchema } from "./request-schemas.js";
@@ -21,14 +20,14 @@ export function conversationRoutes(store: ConversationStore) {
   app.get("/api/conversations/:conversation_id", async (c) => {
     const id = idOf(c.req.param("conversation_id"));
     const turns = await store.get(id).catch(unavailable);
-    if (!turns) throw new ApiError(404, "conversation_not_found", `no conversation "${id}" (or it has expired)`);
+    if (!turns) throw new ApiError("conversation_not_found", `no conversation "${id}" (or it has expired)`);
     return c.json({ conversation_id: id, turns });
   });
 
   app.delete("/api/conversations/:conversation_id", async (c) => {
     const id = idOf(c.req.param("conversation_id"));
     if (!(await store.delete(id).catch(unavailable))) {
-      throw new ApiError(404, "conversation_not_found", `no conversation "${id}"`);
+      throw new ApiError("conversation_not_found", `no conversation "${id}"`);
     }
     return c.body(null, 204);
   });

@@ -1,8 +1,43 @@
-// Renders every refusal as the contract's JSON envelope; 5xx never show internals.
+// The HTTP side of the error vocabulary: the one table from a request error's code to its status
+// (and default Retry-After), and the contract's JSON envelope; 5xx never show internals.
 import type { Context } from "hono";
 import type { Logger } from "pino";
 import { z } from "zod";
-import { ApiError } from "../errors.js";
+import { ApiError, type RequestErrorCode } from "../errors.js";
+
+const STATUS: Record<RequestErrorCode, number> = {
+  invalid_json: 400,
+  invalid_request: 400,
+  unauthorized: 401,
+  budget_exceeded: 402,
+  not_found: 404,
+  run_not_found: 404,
+  model_not_found: 404,
+  conversation_not_found: 404,
+  method_not_allowed: 405,
+  message_id_conflict: 409,
+  run_finished: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  internal_error: 500,
+  overloaded: 503,
+  shutting_down: 503,
+  store_unavailable: 503,
+};
+
+/** Seconds a client should wait before retrying, for the codes where a retry will help. */
+const RETRY_AFTER_S: Partial<Record<RequestErrorCode, number>> = { overloaded: 1, store_unavailable: 2, shutting_down: 5, rate_limited: 1 };
+
+export const statusOf = (code: RequestErrorCode): number => STATUS[code];
+
+/** Sets the error's headers (its own, else the code's default Retry-After) and returns its status. */
+export function applyErrorHeaders(err: ApiError, c: Context): number {
+  const retry = RETRY_AFTER_S[err.code];
+  if (retry !== undefined && !err.headers?.["Retry-After"]) c.header("Retry-After", String(retry));
+  for (const [k, v] of Object.entries(err.headers ?? {})) c.header(k, v);
+  return STATUS[err.code];
+}
 
 export function errorBody(code: string, message: string, details?: unknown) {
   return { error: { code, message, ...(details === undefined ? {} : { details }) } };
@@ -12,15 +47,12 @@ export function errorBody(code: string, message: string, details?: unknown) {
 export function invalidRequest(error: z.ZodError): ApiError {
   const details = error.issues.map((i) => ({ field: i.path.join(".") || "(body)", message: i.message }));
   const first = details[0]!;
-  return new ApiError(400, "invalid_request", `${first.field}: ${first.message}`, details);
+  return new ApiError("invalid_request", `${first.field}: ${first.message}`, details);
 }
 
 export function onError(logger: Logger) {
   return (err: Error, c: Context) => {
-    if (err instanceof ApiError) {
-      for (const [k, v] of Object.entries(err.headers ?? {})) c.header(k, v);
-      return c.json(errorBody(err.code, err.message, err.details), err.status as 400);
-    }
+    if (err instanceof ApiError) return c.json(errorBody(err.code, err.message, err.details), applyErrorHeaders(err, c) as 400);
     logger.error({ err, path: c.req.path, request_id: c.get("requestId") }, "unhandled error");
     return c.json(errorBody("internal_error", "internal server error"), 500);
   };

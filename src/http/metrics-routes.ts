@@ -43,7 +43,7 @@ export function metricsRoutes(metrics: Metrics, token: string | undefined) {
       const m = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "");
       // Digests have equal length, so timingSafeEqual never throws and leaks nothing about the token.
       if (!m || !timingSafeEqual(digest(m[1]!), expected)) {
-        throw new ApiError(401, "unauthorized", "a valid metrics token is required (Authorization: Bearer <METRICS_TOKEN>)", undefined, {
+        throw new ApiError("unauthorized", "a valid metrics token is required (Authorization: Bearer <METRICS_TOKEN>)", undefined, {
           "WWW-Authenticate": "Bearer",
         });
       }

@@ -4,6 +4,7 @@
 import type { Context } from "hono";
 import type { Logger } from "pino";
 import { ApiError } from "../errors.js";
+import { applyErrorHeaders } from "./errors.js";
 
 export const isOpenAiPath = (path: string) => path === "/v1" || path.startsWith("/v1/");
 
@@ -28,8 +29,8 @@ function paramOf(err: ApiError): string | null {
 export function openAiOnError(logger: Logger) {
   return (err: Error, c: Context) => {
     if (err instanceof ApiError) {
-      for (const [k, v] of Object.entries(err.headers ?? {})) c.header(k, v);
-      return c.json(openAiErrorBody(err.status, err.code, err.message, paramOf(err)), err.status as 400);
+      const status = applyErrorHeaders(err, c);
+      return c.json(openAiErrorBody(status, err.code, err.message, paramOf(err)), status as 400);
     }
     logger.error({ err, path: c.req.path, request_id: c.get("requestId") }, "unhandled error");
     return c.json(openAiErrorBody(500, "internal_error", "internal server error"), 500);

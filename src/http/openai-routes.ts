@@ -4,8 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import { Hono } from "hono";
-import { ApiError } from "../errors.js";
-import type { Usage } from "../llm/llm-client.js";
+import { ApiError, overloaded } from "../errors.js";
 import type { RunEvent } from "../run/event-log.js";
 import type { RunHandle, RunRegistry } from "../run/run-registry.js";
 import type { Runner } from "../run/runner.js";
@@ -29,15 +28,6 @@ export interface OpenAiRoutesDeps {
   writeTimeoutMs: number;
   /** True when too many runs wait for upstream capacity. */
   overloaded: () => boolean;
-}
-
-interface DoneData {
-  summary: string;
-  usage?: Usage;
-}
-interface ErrorData {
-  code: string;
-  message: string;
 }
 
 // A fixed date: the model does not change when the process restarts.
@@ -65,14 +55,14 @@ function completionChunks(run: RunHandle, id: string, created: number, includeUs
       ...(includeUsage ? { usage: null } : {}),
     });
   const translate = (e: RunEvent): string => {
-    if (e.event === "summary_delta") return chunk({ content: (e.data as { delta: string }).delta });
+    if (e.event === "summary_delta") return chunk({ content: e.data.delta });
     if (e.event === "done") {
-      const usage = (e.data as DoneData).usage ?? null;
+      const usage = e.data.usage ?? null;
       const usageChunk = includeUsage ? frame({ id, object: "chat.completion.chunk", created, model: CHORUS_MODEL, choices: [], usage }) : "";
       return chunk({}, "stop") + usageChunk + "data: [DONE]\n\n";
     }
     if (e.event === "error") {
-      const { code, message } = e.data as ErrorData;
+      const { code, message } = e.data;
       return frame(openAiErrorBody(runErrorStatus(code).status, code, message));
     }
     return ""; // agent progress: not part of a chat completion
@@ -105,9 +95,7 @@ export function openAiRoutes(deps: OpenAiRoutesDeps) {
       const req = parsed.data;
       if (req.model !== CHORUS_MODEL) throw modelNotFound(req.model);
       if (deps.overloaded()) {
-        throw new ApiError(503, "overloaded", "too many runs are waiting for upstream capacity; retry shortly", undefined, {
-          "Retry-After": "1",
-        });
+        throw overloaded();
       }
 
       const id = `chatcmpl-${randomBytes(18).toString("base64url")}`;
@@ -156,13 +144,13 @@ export function openAiRoutes(deps: OpenAiRoutesDeps) {
       c.header(RUN_ID_HEADER, id);
 
       if (end?.event !== "done") {
-        const { code, message } = (end?.data as ErrorData | undefined) ?? { code: "internal_error", message: "internal error" };
+        const { code, message } = end?.event === "error" ? end.data : { code: "internal_error", message: "internal error" };
         const { status, retry } = runErrorStatus(code);
         if (!retry) c.header("x-should-retry", "false"); // honoured by the openai SDKs
         if (status === 503) c.header("Retry-After", "5");
         return c.json(openAiErrorBody(status, code, message), status as 500);
       }
-      const { summary, usage } = end.data as DoneData;
+      const { summary, usage } = end.data;
       return c.json({
         id,
         object: "chat.completion",
@@ -179,7 +167,7 @@ export function openAiRoutes(deps: OpenAiRoutesDeps) {
 
 function modelNotFound(model: string): ApiError {
   const shown = JSON.stringify(model.slice(0, 100));
-  return new ApiError(404, "model_not_found", `the model ${shown} does not exist; this server serves "${CHORUS_MODEL}"`, [
+  return new ApiError("model_not_found", `the model ${shown} does not exist; this server serves "${CHORUS_MODEL}"`, [
     { field: "model", message: "unknown model" },
   ]);
 }

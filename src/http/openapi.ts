@@ -4,6 +4,8 @@
 // here with zod as well. SSE has no standard form in OpenAPI 3.1: each stream's events are
 // listed in its description and, as schemas, under the vendor extension `x-sse-events`.
 import { z } from "zod";
+import { REQUEST_ERROR_CODES } from "../errors.js";
+import { eventSchemas } from "../run/events.js";
 import {
   chatCompletionChunkSchema,
   chatCompletionRequestSchema,
@@ -30,54 +32,8 @@ function jsonSchema(schema: z.ZodType, io: "input" | "output" = "output"): JsonS
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
-// --- Shapes of responses and SSE events, for the document only. ---
-const usage = z
-  .object({
-    prompt_tokens: z.int(),
-    completion_tokens: z.int(),
-    total_tokens: z.int(),
-    estimated: z.literal(true).optional().meta({ description: "Part of the figure is estimated (~4 characters a token): the upstream sent no count." }),
-  })
-  .meta({ description: "The upstream's count when it sent one, else an estimate of what was received." });
-const costUsd = z.number().meta({ description: "Estimated cost in USD, when a price table (PRICES_FILE) prices the model." });
-const callError = z.object({ code: z.string(), message: z.string() });
-
-const sseEvents = {
-  start: z.object({ message_id: z.string(), agents: z.array(z.string()) }).meta({ description: "First, always." }),
-  agent_start: z.object({ agent: z.string() }).meta({ description: "An agent's upstream call begins." }),
-  agent_delta: z.object({ agent: z.string(), delta: z.string() }).meta({ description: "Only with stream_agents: true." }),
-  agent_done: z
-    .object({ agent: z.string(), status: z.literal("ok"), output: z.string(), latency_ms: z.int(), usage: usage.optional(), cost_usd: costUsd.optional() })
-    .meta({ description: "An agent succeeded." }),
-  agent_error: z
-    .object({
-      agent: z.string(),
-      status: z.enum(["error", "timeout", "cancelled"]),
-      error: callError.meta({
-        description: "code: upstream_error, rate_limited, timeout, bad_response, cancelled or fixture_missing.",
-      }),
-      latency_ms: z.int(),
-      usage: usage.optional().meta({ description: "What the call consumed before it failed, when any token arrived." }),
-      cost_usd: costUsd.optional(),
-    })
-    .meta({ description: "An agent failed." }),
-  summary_delta: z.object({ delta: z.string() }).meta({ description: "Each summarizer token, as the upstream produces it." }),
-  done: z
-    .object({
-      message_id: z.string(),
-      status: z.enum(["ok", "partial"]),
-      agents: z.object({ ok: z.int(), failed: z.int() }),
-      summary: z.string(),
-      usage: usage.optional().meta({ description: "Every call of the run, failed and cancelled ones included." }),
-      cost_usd: costUsd.optional(),
-      latency_ms: z.int(),
-    })
-    .meta({ description: "Last event of a successful run; partial when some agent failed." }),
-  error: callError.meta({
-    description:
-      "Last event of a failed run. code: all_agents_failed, not_enough_agents, summarizer_failed, cancelled or shutting_down.",
-  }),
-};
+// The SSE events' shapes are the run's contract itself (run/events.ts).
+const sseEvents = eventSchemas;
 
 const SSE_DESCRIPTION = [
   "A `text/event-stream`. Every event has `id:` (1, 2, 3 … within the run), `event:` and one `data:` line of JSON;",
@@ -90,11 +46,7 @@ const SSE_DESCRIPTION = [
 const errorEnvelope = z
   .object({
     error: z.object({
-      code: z.string().meta({
-        description:
-          "invalid_json, invalid_request, unauthorized, not_found, message_id_conflict, run_not_found, run_finished, " +
-          "conversation_not_found, payload_too_large, unsupported_media_type, rate_limited, overloaded, shutting_down, internal_error",
-      }),
+      code: z.enum(REQUEST_ERROR_CODES),
       message: z.string(),
       details: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
     }),

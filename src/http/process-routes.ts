@@ -2,7 +2,7 @@
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { ApiError } from "../errors.js";
+import { ApiError, overloaded } from "../errors.js";
 import type { RunHandle, RunRegistry } from "../run/run-registry.js";
 import type { Runner } from "../run/runner.js";
 import type { StreamQuota } from "./stream-quota.js";
@@ -35,7 +35,7 @@ const JSON_TYPE = /^application\/json\s*(;|$)/i;
  */
 export const jsonBodyLimit = (maxBytes: number): MiddlewareHandler => {
   const tooLarge = () => {
-    throw new ApiError(413, "payload_too_large", `the request body is over ${maxBytes} bytes`);
+    throw new ApiError("payload_too_large", `the request body is over ${maxBytes} bytes`);
   };
   const streamed = bodyLimit({ maxSize: maxBytes, onError: tooLarge });
   return (c, next) => {
@@ -49,14 +49,14 @@ export const jsonBodyLimit = (maxBytes: number): MiddlewareHandler => {
 export async function readJson(c: Context): Promise<unknown> {
   const type = c.req.header("content-type");
   if (!type || !JSON_TYPE.test(type)) {
-    throw new ApiError(415, "unsupported_media_type", "Content-Type must be application/json");
+    throw new ApiError("unsupported_media_type", "Content-Type must be application/json");
   }
   const text = await c.req.text();
-  if (!text.trim()) throw new ApiError(400, "invalid_json", "the request body is empty");
+  if (!text.trim()) throw new ApiError("invalid_json", "the request body is empty");
   try {
     return JSON.parse(text);
   } catch {
-    throw new ApiError(400, "invalid_json", "the request body is not valid JSON");
+    throw new ApiError("invalid_json", "the request body is not valid JSON");
   }
 }
 
@@ -92,9 +92,7 @@ export function processRoutes(deps: ProcessRoutesDeps) {
       try {
         const existing = deps.registry.get(req.message_id);
         if (!existing?.inFlight && deps.overloaded()) {
-          throw new ApiError(503, "overloaded", "too many runs are waiting for upstream capacity; retry shortly", undefined, {
-            "Retry-After": "1",
-          });
+          throw overloaded();
         }
         const { run } = await deps.runner.start({
           messageId: req.message_id,
@@ -118,7 +116,7 @@ export function processRoutes(deps: ProcessRoutesDeps) {
     const afterId = lastEventIdSchema.safeParse(raw.trim());
     if (!afterId.success) throw invalidRequest(afterId.error);
     const run = await deps.registry.open(c.req.param("message_id"));
-    if (!run) throw new ApiError(404, "run_not_found", "no such run, or it has expired");
+    if (!run) throw new ApiError("run_not_found", "no such run, or it has expired");
     return stream(c, run, afterId.data, deps.streams.open(c.get("clientKey")));
   });
 

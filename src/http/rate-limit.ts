@@ -18,7 +18,7 @@ export function rateLimit(limiter: RateLimiterAbstract, keyOf: (c: Parameters<Mi
     } catch (e) {
       if (!(e instanceof RateLimiterRes)) throw e; // the store failed: not the caller's fault
       const retryAfter = String(Math.max(1, Math.ceil(e.msBeforeNext / 1000)));
-      throw new ApiError(429, "rate_limited", `rate limit reached; retry in ${retryAfter} s`, undefined, {
+      throw new ApiError("rate_limited", `rate limit reached; retry in ${retryAfter} s`, undefined, {
         ...headers(e),
         "Retry-After": retryAfter,
       });

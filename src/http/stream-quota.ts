@@ -13,7 +13,7 @@ export function createStreamQuota(max: number): StreamQuota {
     open(key) {
       const n = open.get(key) ?? 0;
       if (n >= max) {
-        throw new ApiError(429, "rate_limited", `too many open streams for this client (at most ${max})`, undefined, { "Retry-After": "1" });
+        throw new ApiError("rate_limited", `too many open streams for this client (at most ${max})`);
       }
       open.set(key, n + 1);
       let released = false;

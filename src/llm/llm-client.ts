@@ -33,3 +33,8 @@ export type ChatChunk = { type: "delta"; text: string } | { type: "usage"; usage
 export interface LlmClient {
   stream(req: ChatRequest): AsyncIterable<ChatChunk>;
 }
+
+/** A call's usage as Chorus counts it: `estimated` when part of it is our estimate (run/usage.ts). */
+export interface CountedUsage extends Usage {
+  estimated?: true;
+}

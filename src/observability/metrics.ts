@@ -4,9 +4,12 @@
 // stays cheap. Labels use the contract's error codes, the one vocabulary of Chorus.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import { costUsd, type PriceTable } from "../config/prices.js";
-import type { StreamQuota } from "../http/stream-quota.js";
-import type { CallRecord } from "../run/fan-out.js";
-import type { RunObserver } from "../run/runner.js";
+import type { CallRecord, RunObserver } from "../run/outcome.js";
+
+/** What counts open streams: the HTTP layer's per-client quota. */
+interface StreamQuota {
+  open(key: string): () => void;
+}
 
 export interface MetricsOptions {
   /** For chorus_llm_cost_usd_total; without it the family stays empty. */

@@ -13,8 +13,8 @@ import { defaultResource, resourceFromAttributes } from "@opentelemetry/resource
 import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { ATTR_ERROR_TYPE, ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
 import type { Config } from "../config/env.js";
-import type { CallRecord, RunOutcome } from "../run/fan-out.js";
-import type { CountedUsage } from "../run/usage.js";
+import type { CountedUsage } from "../llm/llm-client.js";
+import type { CallRecord, RunOutcome } from "../run/outcome.js";
 
 /** The W3C trace context a run's caller sent (HTTP headers `traceparent`, `tracestate`). */
 export interface TraceCarrier {

@@ -1,9 +1,9 @@
 // Conversations on top of the runner: a run with a conversation_id sees the conversation's
 // earlier turns (bounded, oldest dropped first) and, when it ends ok or partial, appends its
 // own turn in its start-order place. A failed run appends nothing.
+import { storeUnavailable } from "../errors.js";
 import type { ConversationStore } from "../store/conversations.js";
 import { historyMessages } from "../store/conversations.js";
-import { storeUnavailable } from "../store/redis-client.js";
 import type { RunHandle } from "./run-registry.js";
 import type { Runner } from "./runner.js";
 
@@ -16,8 +16,8 @@ export function withConversations(runner: Runner, store: ConversationStore, boun
   const recordTurn = async (run: RunHandle, conversationId: string, seq: number, message: string) => {
     for await (const batch of run.log.follow(0, new AbortController().signal)) {
       const end = batch.find((e) => e.event === "done");
-      if (!end) continue;
-      const d = end.data as { status: "ok" | "partial"; summary: string };
+      if (end?.event !== "done") continue;
+      const d = end.data;
       await store
         .append(conversationId, seq, { message_id: run.id, message, summary: d.summary, status: d.status, created_at: new Date().toISOString() })
         .catch(onError);

@@ -1,12 +1,8 @@
 // A run's append-only, numbered event log. The orchestration appends; every SSE follower
 // (first client, resumer, duplicate POST) reads from the id it has seen, then live until the end.
-export interface RunEvent {
-  id: number;
-  event: string;
-  data: unknown;
-  /** The SSE frame, serialized once however many clients follow. */
-  frame: string;
-}
+import { runEvent, type EventData, type EventName, type RunEvent } from "./events.js";
+
+export type { RunEvent } from "./events.js";
 
 /** Anything a client can follow: a local log, or a run held by another instance. */
 export interface Followable {
@@ -20,16 +16,14 @@ export class EventLog implements Followable {
   onAppend: ((ev: RunEvent) => void) | undefined;
   private waiters: (() => void)[] = [];
 
-  append(event: string, data: unknown): RunEvent {
+  append<E extends EventName>(event: E, data: EventData<E>): RunEvent {
     if (this.ended) throw new Error(`event log already ended (appending ${event})`);
-    const id = this.events.length + 1;
-    const ev = { id, event, data, frame: `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n` };
+    const ev = runEvent(this.events.length + 1, event, data);
     this.events.push(ev);
     this.onAppend?.(ev);
     this.wake();
     return ev;
   }
-
   end(): void {
     this.ended = true;
     this.wake();

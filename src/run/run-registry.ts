@@ -3,11 +3,10 @@
 // here). With Redis, runs held by other instances are reachable too, and an id is claimed
 // atomically so no two instances ever run it at once.
 import { createHash } from "node:crypto";
-import { ApiError } from "../errors.js";
-import { storeUnavailable } from "../store/redis-client.js";
+import { ApiError, storeUnavailable } from "../errors.js";
 import type { RedisRuns } from "../store/redis-runs.js";
 import { EventLog, type Followable } from "./event-log.js";
-import { RunAbort } from "./fan-out.js";
+import { RunAbort } from "./outcome.js";
 
 /** What a route needs of a run, wherever it is held. */
 export interface RunHandle {
@@ -92,7 +91,7 @@ export class RunRegistry {
    */
   async start(id: string, message: string, execute: Execute): Promise<{ run: RunHandle; joined: boolean }> {
     const conflict = () =>
-      new ApiError(409, "message_id_conflict", `a run with message_id "${id}" is in flight with a different message`);
+      new ApiError("message_id_conflict", `a run with message_id "${id}" is in flight with a different message`);
     const existing = this.runs.get(id);
     if (existing?.inFlight) {
       if (existing.message !== message) throw conflict();
@@ -175,8 +174,8 @@ export class RunRegistry {
   /** DELETE: resolves when cancelled (202); 409 when it had ended, 404 when unknown. */
   async cancel(id: string): Promise<void> {
     const run = await this.open(id);
-    if (!run) throw new ApiError(404, "run_not_found", `no run with message_id "${id}"`);
-    if (!run.inFlight) throw new ApiError(409, "run_finished", `the run "${id}" has already ended`);
+    if (!run) throw new ApiError("run_not_found", `no run with message_id "${id}"`);
+    if (!run.inFlight) throw new ApiError("run_finished", `the run "${id}" has already ended`);
     if (run instanceof Run) run.controller.abort(new RunAbort("cancelled"));
     else await this.shared!.cancel(id).catch(() => {
       throw storeUnavailable();

@@ -3,7 +3,9 @@
 import type { Logger } from "pino";
 import type { ChatMessage } from "../llm/llm-client.js";
 import type { TraceCarrier } from "../observability/tracing.js";
-import { runFanOut, type FanOutDeps, type RunOutcome } from "./fan-out.js";
+import { runFanOut, type FanOutDeps } from "./fan-out.js";
+import type { Emit } from "./events.js";
+import type { RunObserver, RunOutcome } from "./outcome.js";
 import type { Run, RunHandle, RunRegistry } from "./run-registry.js";
 
 export interface RunRequest {
@@ -21,13 +23,6 @@ export interface RunRequest {
   traceContext?: TraceCarrier;
 }
 
-/** Told when runs start and end: the metrics. */
-export interface RunObserver {
-  started(): void;
-  /** `undefined` when the run crashed. */
-  finished(outcome: RunOutcome | undefined): void;
-}
-
 export interface Runner {
   /** Starts the run, or joins the one in flight with the same id and message (409 otherwise). */
   start(req: RunRequest): Promise<{ run: RunHandle; joined: boolean }>;
@@ -38,7 +33,7 @@ export function createRunner(fanOut: FanOutDeps, registry: RunRegistry, logger: 
 
   const execute = async (run: Run, req: RunRequest) => {
     const agents = req.agents ? req.agents.map((n) => agentsByName.get(n)!) : fanOut.prompts.agents;
-    const emit = (event: string, data: unknown) => run.log.append(event, data);
+    const emit: Emit = (event, data) => run.log.append(event, data);
     const trace = fanOut.tracer?.startRun(run.id, agents.length, req.traceContext);
     const input = { ...req, agents, signal: run.controller.signal, trace };
     // Made only when a line will be written: a child logger per run costs on the hot path.

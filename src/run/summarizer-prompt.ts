@@ -1,6 +1,6 @@
 // Builds the summarizer's user message: the question, then each agent's answer labelled with
 // its name, then the agents that failed, so the summary can say whose views it combines.
-import type { AgentResult } from "./fan-out.js";
+import type { AgentResult } from "./outcome.js";
 
 export function summarizerUserMessage(question: string, results: AgentResult[]): string {
   const answered = results.filter((r) => r.status === "ok");

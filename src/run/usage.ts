@@ -2,12 +2,7 @@
 // received: the upstream's own figure when it sent one, else an estimate (about 4 characters a
 // token, of the prompt and of the text received) marked `estimated: true`, so that a cancelled
 // run or an upstream that died mid-stream still shows what it cost.
-import type { ChatMessage, Usage } from "../llm/llm-client.js";
-
-export interface CountedUsage extends Usage {
-  /** Present when at least part of the figure is our estimate, not the upstream's count. */
-  estimated?: true;
-}
+import type { ChatMessage, CountedUsage, Usage } from "../llm/llm-client.js";
 
 const CHARS_PER_TOKEN = 4;
 const tokens = (chars: number) => Math.ceil(chars / CHARS_PER_TOKEN);

@@ -2,11 +2,6 @@
 // while Redis is away (no offline queue, short timeouts), so a request that needs Redis gets
 // a clear 503 instead of hanging; ioredis keeps reconnecting in the background.
 import { Redis } from "ioredis";
-import { ApiError } from "../errors.js";
-
-/** What a request that needs Redis gets while Redis is away. */
-export const storeUnavailable = () =>
-  new ApiError(503, "store_unavailable", "the shared store (Redis) is unreachable; retry shortly", undefined, { "Retry-After": "2" });
 
 export interface RedisConnections {
   redis: Redis;

@@ -5,9 +5,8 @@
 // when Redis goes away; only what needs another instance needs Redis.
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
-import type { RunEvent } from "../run/event-log.js";
+import { runEvent, TERMINAL_EVENTS as TERMINAL, type EventName, type RunEvent } from "../run/events.js";
 
-const TERMINAL = new Set(["done", "error"]);
 const OWNER_TTL_MS = 30_000;
 const MAX_EVENTS = 100_000;
 
@@ -89,7 +88,7 @@ export class RedisRuns {
     const multi = this.redis.multi();
     for (const [id, events] of batches) {
       for (const ev of events) {
-        multi.xadd(k.events(id), "MAXLEN", "~", MAX_EVENTS, `0-${ev.id}`, "e", ev.event, "f", ev.frame);
+        multi.xadd(k.events(id), "MAXLEN", "~", MAX_EVENTS, `0-${ev.id}`, "e", ev.event, "d", JSON.stringify(ev.data));
       }
       if (TERMINAL.has(events[events.length - 1]!.event)) {
         multi.expire(k.events(id), Math.max(1, this.retentionS));
@@ -151,10 +150,8 @@ export class RedisRuns {
       const woken = this.waitForEvents(id, signal);
       const entries = (await this.redis.xrange(k.events(id), `(0-${last}`, "+", "COUNT", 1000)) as [string, string[]][];
       if (entries.length) {
-        const batch = entries.map(([sid, f]) => {
-          const frame = f[3]!;
-          return { id: Number(sid.slice(2)), event: f[1]!, data: JSON.parse(frame.slice(frame.indexOf("\ndata: ") + 7, -2)), frame };
-        });
+        // Written by a Chorus instance (publish above): trusted to match its event's schema.
+        const batch = entries.map(([sid, f]) => runEvent(Number(sid.slice(2)), f[1] as EventName, JSON.parse(f[3]!)));
         last = batch[batch.length - 1]!.id;
         woken.cancel();
         yield batch;

@@ -1,0 +1,110 @@
+// One guarded upstream call, the unit every stage is built from: the concurrency slot, the
+// endpoint's request budget, the whole-call cap, the first-token and stall watchdogs, the run's
+// cancellation, usage counting, metrics and the call's trace span.
+import type { Prompt } from "../config/prompts.js";
+import { CallError } from "../errors.js";
+import type { ChatMessage, CountedUsage, Usage } from "../llm/llm-client.js";
+import type { UpstreamTarget } from "../llm/upstream-target.js";
+import type { RunTrace } from "../observability/tracing.js";
+import type { FanOutDeps } from "./context.js";
+import { since, type CallRecord } from "./outcome.js";
+import { countUsage } from "./usage.js";
+
+export interface Call {
+  caller: string;
+  target: UpstreamTarget;
+  prompt: Prompt;
+  messages: ChatMessage[];
+  timeoutMs: number;
+  firstTokenTimeoutMs: number;
+  runSignal: AbortSignal;
+  /** Aborted with a CallError to cut this call short (the fan-out deadline). */
+  cut?: AbortSignal;
+  onDelta: (text: string) => void;
+  trace?: RunTrace;
+}
+
+/**
+ * One guarded upstream call. Its clock starts at once: waiting for the endpoint's request
+ * budget counts, waiting for a concurrency slot does not. Guards: the whole-call cap, time to
+ * first token, and silence between tokens, so a long healthy answer is never cut while a dead
+ * connection is noticed in seconds. Throws CallError, carrying what was received before the failure.
+ */
+export async function guardedCall(deps: FanOutDeps, call: Call): Promise<{ text: string; usage?: CountedUsage }> {
+  const { settings } = deps;
+  const t0 = performance.now();
+  // Out here, not in the slot's closure: a failed call's text and usage are still counted.
+  let text = "";
+  let upstreamUsage: Usage | undefined;
+  let firstTokenMs: number | undefined;
+  const span = call.trace?.startCall(call.caller, call.target.model);
+  const report = (outcome: CallRecord["outcome"]) => {
+    const usage = countUsage(call.messages, text, upstreamUsage);
+    const record: CallRecord = { caller: call.caller, model: call.target.model, outcome, latency_ms: since(t0), first_token_ms: firstTokenMs, usage };
+    deps.onCall?.(record);
+    span?.end(record);
+    return usage;
+  };
+  // The call's one signal. The run's cancel and the deadline's cut are forwarded into it by
+  // listeners removed when the call ends: cheaper than AbortSignal.any on this hot path.
+  const guard = new AbortController();
+  const signal = guard.signal;
+  const trip = (message: string) => guard.abort(new CallError("timeout", message));
+  const forward = (from: AbortSignal) => () => guard.abort(from.reason);
+  const sources = call.cut ? [call.runSignal, call.cut] : [call.runSignal];
+  const forwarders = sources.map((s) => {
+    const f = forward(s);
+    if (s.aborted) f();
+    else s.addEventListener("abort", f, { once: true });
+    return f;
+  });
+  const cap = setTimeout(() => trip(`no complete answer within ${call.timeoutMs} ms`), call.timeoutMs);
+  let watchdog: NodeJS.Timeout | undefined;
+  const failure = (err: unknown): CallError => {
+    if (call.runSignal.aborted) return new CallError("cancelled", "the run was cancelled");
+    if (call.cut?.aborted) return call.cut.reason as CallError;
+    if (err instanceof CallError && err.code === "rate_limited") return err;
+    if (guard.signal.aborted) return guard.signal.reason as CallError;
+    return err instanceof CallError ? err : new CallError("upstream_error", "upstream LLM call failed");
+  };
+  try {
+    if (call.target.rpm > 0) await deps.budgets.acquire(call.target, signal);
+    await deps.limit(async () => {
+      if (signal.aborted) throw signal.reason;
+      watchdog = setTimeout(() => trip(`no first token within ${call.firstTokenTimeoutMs} ms`), call.firstTokenTimeoutMs);
+      const stream = deps.llm.stream({
+        caller: call.caller,
+        model: call.target.model,
+        endpoint: call.target,
+        messages: call.messages,
+        temperature: call.prompt.settings.temperature,
+        maxTokens: call.prompt.settings.max_tokens,
+        signal,
+        ...(span ? { headers: span.headers } : {}),
+      });
+      let started = false;
+      for await (const chunk of stream) {
+        if (chunk.type === "delta") {
+          if (started) watchdog.refresh(); // re-arm, not re-create: this runs once per token
+          else {
+            started = true;
+            firstTokenMs = since(t0);
+            clearTimeout(watchdog);
+            watchdog = setTimeout(() => trip(`no token for ${settings.stallTimeoutMs} ms`), settings.stallTimeoutMs);
+          }
+          text += chunk.text;
+          call.onDelta(chunk.text);
+        } else upstreamUsage = chunk.usage;
+      }
+    });
+  } catch (err) {
+    const e = failure(err);
+    // A fresh error: `e` may be shared (the fan-out deadline's reason cuts several calls).
+    throw new CallError(e.code, e.message, { text, usage: report(e.code) });
+  } finally {
+    clearTimeout(cap);
+    clearTimeout(watchdog);
+    sources.forEach((s, i) => s.removeEventListener("abort", forwarders[i]!));
+  }
+  return { text, usage: report("ok") };
+}
