@@ -54,33 +54,53 @@ export function markdownReport(s: EvalSummary): string {
 
 const esc = (t: string) => t.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
-/** Win rate (with its interval) against cost per question, one point per contender. */
+/** Round tick steps (1, 2 or 5 times a power of ten) covering [0, max]. */
+function ticks(max: number): number[] {
+  const raw = max / 4;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw)!;
+  return Array.from({ length: Math.ceil(max / step) + 1 }, (_, i) => Number((i * step).toPrecision(6)));
+}
+
+/**
+ * Win rate (with its interval) against cost per question, one point per contender; the
+ * baseline is the dashed 50 % line. Without prices the points are spread along the x axis in
+ * table order, and the axis says the cost is unknown.
+ */
 export function chartSvg(stats: ContenderStats[]): string {
   const W = 640, H = 360, L = 64, R = 24, T = 20, B = 48;
-  const maxCost = Math.max(0, ...stats.map((s) => s.costPerQuestion ?? 0)) || 1;
-  const x = (c: number) => L + (c / (maxCost * 1.1)) * (W - L - R);
+  const rivals = stats.filter((s) => !s.baseline && s.winRate !== null);
+  const priced = stats.some((s) => s.costPerQuestion !== null);
+  const xTicks = priced ? ticks(Math.max(...stats.map((s) => s.costPerQuestion ?? 0)) || 1e-6) : [];
+  const xMax = priced ? xTicks.at(-1)! : rivals.length + 1;
+  const x = (c: number) => L + (c / xMax) * (W - L - R);
   const y = (w: number) => T + (1 - w) * (H - T - B);
+  const base = stats.find((s) => s.baseline);
   const parts: string[] = [`<svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="Win rate against the baseline versus cost per question">`];
   parts.push(`<rect x="${L}" y="${T}" width="${W - L - R}" height="${H - T - B}" fill="#fafafa" stroke="#ccc"/>`);
   for (const w of [0, 0.25, 0.5, 0.75, 1]) {
     parts.push(`<line x1="${L}" x2="${W - R}" y1="${y(w)}" y2="${y(w)}" stroke="${w === 0.5 ? "#888" : "#e4e4e4"}"${w === 0.5 ? ' stroke-dasharray="6 4"' : ""}/>`);
     parts.push(`<text x="${L - 8}" y="${y(w) + 4}" text-anchor="end" font-size="12">${pct(w)}</text>`);
   }
-  for (let i = 0; i <= 4; i++) {
-    const c = (maxCost * 1.1 * i) / 4;
-    parts.push(`<text x="${x(c)}" y="${H - B + 18}" text-anchor="middle" font-size="12">${esc(usd(c))}</text>`);
-  }
-  parts.push(`<text x="${(L + W - R) / 2}" y="${H - 8}" text-anchor="middle" font-size="13">cost per question (USD)</text>`);
+  if (base) parts.push(`<text x="${W - R - 4}" y="${y(0.5) + 16}" text-anchor="end" font-size="12" fill="#666">${esc(`baseline ${base.contender}${base.costPerQuestion !== null ? ` (${usd(base.costPerQuestion)}/question)` : ""}`)}</text>`);
+  for (const c of xTicks) parts.push(`<text x="${x(c)}" y="${H - B + 18}" text-anchor="middle" font-size="12">$${c}</text>`);
+  const xLabel = priced ? "cost per question (USD)" : "cost per question: unknown (no price for the models)";
+  parts.push(`<text x="${(L + W - R) / 2}" y="${H - 8}" text-anchor="middle" font-size="13">${xLabel}</text>`);
   parts.push(`<text transform="translate(16 ${(T + H - B) / 2}) rotate(-90)" text-anchor="middle" font-size="13">win rate vs baseline</text>`);
   const colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"];
-  stats.forEach((s, i) => {
-    const cx = x(s.costPerQuestion ?? 0);
-    const color = s.baseline ? "#444" : colors[i % colors.length]!;
-    const w = s.baseline ? 0.5 : s.winRate;
-    if (w === null) return;
+  const labels: { x: number; y: number }[] = [];
+  rivals.forEach((s, i) => {
+    const cx = x(priced ? (s.costPerQuestion ?? 0) : i + 1);
+    const cy = y(s.winRate!);
+    const color = colors[i % colors.length]!;
     if (s.ci) parts.push(`<line x1="${cx}" x2="${cx}" y1="${y(s.ci[0])}" y2="${y(s.ci[1])}" stroke="${color}" stroke-width="2"/>`);
-    parts.push(`<circle cx="${cx}" cy="${y(w)}" r="5" fill="${color}"><title>${esc(`${s.contender}: ${s.baseline ? "baseline" : pct(w)}, ${usd(s.costPerQuestion)}/question`)}</title></circle>`);
-    parts.push(`<text x="${cx + 8}" y="${y(w) - 8}" font-size="12" fill="${color}">${esc(s.contender)}</text>`);
+    parts.push(`<circle cx="${cx}" cy="${cy}" r="5" fill="${color}"><title>${esc(`${s.contender}: ${pct(s.winRate!)}, ${usd(s.costPerQuestion)}/question`)}</title></circle>`);
+    // Contenders at the same spot get their labels stacked, not overprinted.
+    let ly = cy - 8;
+    while (labels.some((l) => Math.abs(l.x - cx) < 120 && Math.abs(l.y - ly) < 14)) ly += 14;
+    labels.push({ x: cx, y: ly });
+    const right = cx > W - R - 130;
+    parts.push(`<text x="${right ? cx - 8 : cx + 8}" y="${ly}" font-size="12" fill="${color}"${right ? ' text-anchor="end"' : ""}>${esc(s.contender)}</text>`);
   });
   parts.push("</svg>");
   return parts.join("\n");
