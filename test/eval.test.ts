@@ -17,7 +17,7 @@ import { parseQuestions } from "../src/eval/questions.js";
 import { readRecords, type AnswerRecord, type VerdictRecord } from "../src/eval/records.js";
 import { runEval, type EvalOptions } from "../src/eval/run-eval.js";
 import { fileUpstream } from "./support/file-upstream.js";
-import { callerOf, type ChatBody } from "./support/mock-upstream.js";
+import { callerOf, startMockUpstream, type ChatBody } from "./support/mock-upstream.js";
 import type { TestChorus } from "./support/start-chorus.js";
 
 const { upstream, start } = await fileUpstream("sk-eval");
@@ -167,6 +167,47 @@ describe("position bias", () => {
     expect(user).toContain("untrusted");
     expect(user.match(/<\/answer>/g)).toHaveLength(2);
     expect(user.match(/<answer label="B">/g)).toHaveLength(1);
+  });
+});
+
+describe("the judge's provider", () => {
+  it("comes from the header of PROMPTS_DIR/eval-judge.md, with its own key, like the summarizer's", async () => {
+    const other = await startMockUpstream(() => ({ tokens: ["Fine.\nVERDICT: B"] }));
+    try {
+      script(prefers("critic"));
+      const dir = mkdtempSync(join(tmpdir(), "chorus-eval-prompts-"));
+      writeFileSync(join(dir, "eval-judge.md"), `---\nmodel: judge-model\nbase_url: ${other.url}\napi_key_env: JUDGE_KEY\n---\nYou are the Grader. End with VERDICT: A, B or TIE.\n`);
+      const config = parseConfig({ USE_LLM_MOCK: "false", LLM_BASE_URL: upstream.url, LLM_KEY: "sk-eval", LLM_MAX_RETRIES: "0", PROMPTS_DIR: dir });
+      const judge = createJudge(config, createLlmClient(config), { JUDGE_KEY: "sk-judge" });
+      const r = await finished(evalOptions({ judge }));
+      expect(judgeCalls()).toHaveLength(0);
+      expect(other.calls).toHaveLength(6);
+      for (const c of other.calls) {
+        expect(c.auth).toBe("Bearer sk-judge");
+        expect(c.body.model).toBe("judge-model");
+      }
+      // "B" is the critic in one order and the analyst in the other: even.
+      expect(r.critic).toMatchObject({ winRate: 0.5 });
+      expect(r.summary.judgeModel).toBe("judge-model");
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+describe("the service's rate limit", () => {
+  it("is waited out (Retry-After), not counted as a failed answer", async () => {
+    const limited = await start({ RATE_LIMIT_POINTS: "2", RATE_LIMIT_WINDOW_S: "1" });
+    try {
+      script(prefers("critic"));
+      const r = await finished(evalOptions({ endpoint: { url: limited.url } }));
+      expect(r.critic).toMatchObject({ answers: 3, answersFailed: 0, winRate: 1 });
+      // It was refused on the way: 6 runs through a budget of 2 a second.
+      const metrics = await (await fetch(`${limited.url}/metrics`)).text();
+      expect(metrics).toMatch(/chorus_http_requests_total\{[^}]*status="429"[^}]*\} [1-9]/);
+    } finally {
+      await limited.close();
+    }
   });
 });
 
