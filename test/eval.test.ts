@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../src/config/env.js";
 import { createLlmClient } from "../src/llm/create-llm-client.js";
 import { contenderList } from "../src/eval/contenders.js";
-import { createJudge } from "../src/eval/judge.js";
+import { createJudge, parseVerdict } from "../src/eval/judge.js";
 import { Progress } from "../src/eval/progress.js";
 import { parseQuestions } from "../src/eval/questions.js";
 import { readRecords, type AnswerRecord, type VerdictRecord } from "../src/eval/records.js";
@@ -220,6 +220,16 @@ describe("failed verdicts", () => {
     expect(verdicts).toHaveLength(6);
     for (const v of verdicts) expect(v).toMatchObject({ verdict: null, winner: null, error: { code: "unparseable_verdict" } });
     expect(readFileSync(r.files.markdown, "utf8")).toMatch(/\| agent:critic \| n\/a \| no judged question \|.*\| 6 verdicts \|/);
+  });
+
+  it("reads the verdict on the reply's last line only, in the ways models write it", () => {
+    expect(parseVerdict("Both fine.\nVERDICT: B")).toBe("B");
+    expect(parseVerdict("Reasons.\n\n**VERDICT:** tie\n")).toBe("TIE");
+    expect(parseVerdict("So, overall, VERDICT: A.")).toBe("A");
+    expect(parseVerdict("VERDICT: A\nOn reflection I am not sure.")).toBeNull();
+    expect(parseVerdict("VERDICT: A or B")).toBeNull();
+    expect(parseVerdict("NOVERDICT: A")).toBeNull();
+    expect(parseVerdict("")).toBeNull();
   });
 
   it("with one order unparseable, the question is scored on the other", async () => {
