@@ -1,6 +1,6 @@
 // ioredis connections for REDIS_URL: one for commands, one for pub/sub. Commands fail fast
 // while Redis is away (no offline queue, short timeouts), so a request that needs Redis gets
-// a clear 503 instead of hanging; ioredis keeps reconnecting in the background.
+// a clear store_unavailable error instead of hanging; ioredis keeps reconnecting in the background.
 import { Redis } from "ioredis";
 
 export interface RedisConnections {
