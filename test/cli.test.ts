@@ -62,8 +62,9 @@ describe("chorus QUESTION", () => {
       /^✗ critic {5}failed after \d+(\.\d)? (ms|s) \(upstream_error: mock LLM failure \(injected\)\)$/,
     );
     expect(out[3]).toMatch(/^Combining the views of analyst, explainer: .*start simple, then add the detail that matters\.$/);
-    expect(out[4]).toMatch(/^status: partial — 2 of 3 agents answered · total \d+(\.\d)? (ms|s)$/);
-    expect(out).toHaveLength(5);
+    expect(out[4]).toMatch(/^status: partial — 2 of 3 agents answered · total \d+(\.\d)? (ms|s) · \$\d+\.\d{6}$/);
+    expect(out[5]).toBe("degraded: failed: critic");
+    expect(out).toHaveLength(6);
     // Not a terminal: no cursor movement, no spinner.
     expect(r.stdout).not.toContain("\x1b");
   });

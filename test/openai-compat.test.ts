@@ -47,8 +47,11 @@ describe("with the built-in mock LLM", () => {
   it("lists and retrieves the model chorus", async () => {
     const models = [];
     for await (const m of client.models.list()) models.push(m);
-    expect(models).toEqual([expect.objectContaining({ id: "chorus", object: "model" })]);
+    expect(models[0]).toEqual(expect.objectContaining({ id: "chorus", object: "model" }));
+    expect(models.map((m) => m.id)).toEqual(["chorus", "chorus/council", "chorus/deep", "chorus/default", "chorus/fast", "chorus/fusion"]);
     expect((await client.models.retrieve("chorus")).id).toBe("chorus");
+    expect((await client.models.retrieve("chorus/council")).id).toBe("chorus/council");
+    expect((await raised(client.models.retrieve("chorus/nope"))).code).toBe("model_not_found");
     const err = await raised(client.models.retrieve("gpt-4o"));
     expect(err).toBeInstanceOf(NotFoundError);
     expect(err.code).toBe("model_not_found");

@@ -59,9 +59,9 @@ export const agentEvents = {
     createLanes(run, Array.isArray(data.agents) ? data.agents : []);
     progress(run);
   },
-  agent_start: onLane((run, lane) => {
+  agent_start: onLane((run, lane, data) => {
     lane.li.dataset.state = "running";
-    lane.state.textContent = "started…";
+    lane.state.textContent = data.round ? `round ${data.round}: started…` : "started…";
   }),
   agent_delta: onLane((run, lane, data) => {
     lane.li.dataset.state = "running";
@@ -71,7 +71,7 @@ export const agentEvents = {
   }),
   agent_done: onLane((run, lane, data) => {
     lane.li.dataset.state = "ok";
-    lane.state.textContent = `✓ done in ${formatMs(data.latency_ms)}`;
+    lane.state.textContent = `✓ done in ${formatMs(data.latency_ms)}${data.round ? ` (round ${data.round})` : ""}`;
     if (typeof data.output === "string" && data.output) {
       lane.text.textContent = data.output; // the full answer, whatever deltas were seen
       lane.output.hidden = false;

@@ -24,6 +24,12 @@ Options:
   --key KEY           API key, sent as a Bearer token (default: $CHORUS_API_KEY)
   --id ID             message_id of the run (default: a new cli-<uuid>)
   --agents a,b        ask only these agents
+  --preset NAME       start from this preset (GET /api/presets): default, council, fusion, deep, fast, …
+  --strategy S        how the answers are combined: summarize, council (agents rank each
+                      other's answers) or fusion (a judge maps agreement and dissent)
+  --rounds N          mixture-of-agents rounds, 1-4: each round's agents read the last one's answers
+  --max-cost USD      refuse the run if its worst-case cost is above USD; stop it if it gets there
+  --dry-run           show the plan and its worst-case cost, call no LLM
   --conversation ID   continue conversation ID (1-128 of A-Z a-z 0-9 _ - . :): the agents
                       and the summary see its earlier questions and answers; a new ID
                       starts a new conversation
@@ -47,6 +53,9 @@ interface Options {
   question: string;
   agents?: string[];
   conversation?: string;
+  /** The request's preset, strategy, rounds, max_cost_usd and dry_run fields, as given. */
+  plan: Record<string, unknown>;
+  dryRun: boolean;
   json: boolean;
   resume: boolean;
   lastEventId: number;
@@ -64,6 +73,11 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options | "help" 
         id: { type: "string" },
         agents: { type: "string" },
         conversation: { type: "string" },
+        preset: { type: "string" },
+        strategy: { type: "string" },
+        rounds: { type: "string" },
+        "max-cost": { type: "string" },
+        "dry-run": { type: "boolean", default: false },
         json: { type: "boolean", default: false },
         resume: { type: "boolean", default: false },
         "last-event-id": { type: "string" },
@@ -85,6 +99,18 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options | "help" 
   const lastEventId = v["last-event-id"] ?? "0";
   if (!/^\d{1,15}$/.test(lastEventId)) throw new UsageError("--last-event-id must be a non-negative integer");
   const agents = v.agents?.split(",").map((a) => a.trim()).filter(Boolean);
+  if (v.resume && (v.preset || v.strategy || v.rounds || v["max-cost"] || v["dry-run"])) {
+    throw new UsageError("--preset, --strategy, --rounds, --max-cost and --dry-run start a run: they do not go with --resume");
+  }
+  if (v.rounds !== undefined && !/^[1-4]$/.test(v.rounds)) throw new UsageError("--rounds must be 1, 2, 3 or 4");
+  if (v["max-cost"] !== undefined && !(Number(v["max-cost"]) > 0)) throw new UsageError("--max-cost must be a positive number of USD, e.g. 0.05");
+  // The server validates the names (preset, strategy) and answers with the accepted ones.
+  const plan = {
+    ...(v.preset ? { preset: v.preset } : {}),
+    ...(v.strategy ? { strategy: v.strategy } : {}),
+    ...(v.rounds ? { rounds: Number(v.rounds) } : {}),
+    ...(v["max-cost"] ? { max_cost_usd: Number(v["max-cost"]) } : {}),
+  };
   return {
     url: (v.url ?? env.CHORUS_URL ?? "http://127.0.0.1:8080").replace(/\/+$/, ""),
     key: v.key ?? (env.CHORUS_API_KEY || undefined),
@@ -92,6 +118,8 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options | "help" 
     question,
     ...(agents?.length ? { agents } : {}),
     ...(v.conversation ? { conversation: v.conversation } : {}),
+    plan,
+    dryRun: v["dry-run"],
     json: v.json,
     resume: v.resume,
     lastEventId: Number(lastEventId),
@@ -107,6 +135,18 @@ async function describeHttpError(res: Response): Promise<string> {
   // The message names the first field; list the rest when there are more.
   if (Array.isArray(e.details) && e.details.length > 1) text += e.details.map((d) => `\n  ${d.field}: ${d.message}`).join("");
   return text;
+}
+
+/** A dry run's plan and estimate: the JSON as it came with --json, else a few lines. */
+function dryRunText(body: { plan: { preset: string; strategy: string; rounds: number; agents: string[]; calls: number }; estimate: { prompt_tokens: number; completion_tokens: number; cost_usd: number | null } }, json: boolean): string {
+  if (json) return `${JSON.stringify(body)}\n`;
+  const { plan, estimate } = body;
+  const cost = estimate.cost_usd === null ? "unknown (a model has no price)" : `$${estimate.cost_usd.toFixed(6)}`;
+  return [
+    `plan: preset ${plan.preset} · ${plan.strategy} · ${plan.rounds} round${plan.rounds === 1 ? "" : "s"} · agents ${plan.agents.join(", ")} · ${plan.calls} calls`,
+    `worst case: ${cost} (${estimate.prompt_tokens} prompt + ${estimate.completion_tokens} completion tokens); nothing was called`,
+    "",
+  ].join("\n");
 }
 
 const isEventStream = (res: Response) => (res.headers.get("content-type") ?? "").startsWith("text/event-stream");
@@ -139,6 +179,8 @@ async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promi
             message_id: o.id,
             ...(o.agents ? { agents: o.agents } : {}),
             ...(o.conversation ? { conversation_id: o.conversation } : {}),
+            ...o.plan,
+            ...(o.dryRun ? { dry_run: true } : {}),
           }),
         });
 
@@ -159,6 +201,11 @@ async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promi
       } catch (e) {
         const cause = (e as { cause?: { code?: string; message?: string } }).cause;
         return noRun(`cannot reach ${o.url}: ${cause?.code ?? cause?.message ?? (e as Error).message}`);
+      }
+      if (o.dryRun && res.ok && !isEventStream(res)) {
+        view.close();
+        process.stdout.write(dryRunText(await res.json(), o.json));
+        return EXIT.done;
       }
       if (!res.ok || !res.body || !isEventStream(res)) return noRun(await describeHttpError(res));
       let received = 0;

@@ -7,9 +7,10 @@ import { z } from "zod";
 import type { Usage } from "../llm/llm-client.js";
 
 const price = z.number().min(0).max(1_000_000);
-const schema = z.record(
-  z.string().min(1),
-  z.object({ input_per_1m: price, output_per_1m: price }).strict(),
+// Keys starting with "_" are comments (JSON has none): a note of where and when prices were read.
+const schema = z.preprocess(
+  (raw) => (raw && typeof raw === "object" && !Array.isArray(raw) ? Object.fromEntries(Object.entries(raw).filter(([k]) => !k.startsWith("_"))) : raw),
+  z.record(z.string().min(1), z.object({ input_per_1m: price, output_per_1m: price }).strict()),
 );
 
 /** model → USD per 1M tokens. */

@@ -11,7 +11,7 @@ import type { Runner } from "../run/runner.js";
 import type { AppEnv } from "./app-env.js";
 import { invalidRequest } from "./errors.js";
 import { openAiErrorBody, runErrorStatus } from "./openai-errors.js";
-import { CHORUS_MODEL, chatCompletionRequestSchema, toRunInput } from "./openai-schemas.js";
+import { CHORUS_MODEL, chatCompletionRequestSchema, modelIds, presetOfModel, toRunInput } from "./openai-schemas.js";
 import { jsonBodyLimit, readJson } from "./process-routes.js";
 import { headersSoFar } from "./stream-response.js";
 import { writeSse, type SseSource } from "./sse-writer.js";
@@ -28,10 +28,12 @@ export interface OpenAiRoutesDeps {
   writeTimeoutMs: number;
   /** True when too many runs wait for upstream capacity. */
   overloaded: () => boolean;
+  /** Served as models `chorus/<preset>`. */
+  presetNames?: string[];
 }
 
 // A fixed date: the model does not change when the process restarts.
-const MODEL = { id: CHORUS_MODEL, object: "model", created: 1_735_689_600, owned_by: "chorus" } as const;
+const model = (id: string) => ({ id, object: "model", created: 1_735_689_600, owned_by: "chorus" }) as const;
 
 /** Names the run behind a completion: GET /api/process/{id}/events shows its agents at work. */
 const RUN_ID_HEADER = "X-Chorus-Message-Id";
@@ -80,10 +82,12 @@ export function openAiRoutes(deps: OpenAiRoutesDeps) {
   const schema = chatCompletionRequestSchema(deps.maxMessageChars);
   const app = new Hono<AppEnv>();
 
-  app.get("/v1/models", (c) => c.json({ object: "list", data: [MODEL] }));
-  app.get("/v1/models/:model", (c) => {
-    if (c.req.param("model") !== CHORUS_MODEL) throw modelNotFound(c.req.param("model"));
-    return c.json(MODEL);
+  const presets = deps.presetNames ?? [];
+  app.get("/v1/models", (c) => c.json({ object: "list", data: modelIds(presets).map(model) }));
+  // {.+}: a preset's model id holds a slash (chorus/council).
+  app.get("/v1/models/:model{.+}", (c) => {
+    if (presetOfModel(c.req.param("model"), presets) === null) throw modelNotFound(c.req.param("model"));
+    return c.json(model(c.req.param("model")));
   });
 
   app.post(
@@ -93,7 +97,8 @@ export function openAiRoutes(deps: OpenAiRoutesDeps) {
       const parsed = schema.safeParse(await readJson(c));
       if (!parsed.success) throw invalidRequest(parsed.error);
       const req = parsed.data;
-      if (req.model !== CHORUS_MODEL) throw modelNotFound(req.model);
+      const preset = presetOfModel(req.model, presets);
+      if (preset === null) throw modelNotFound(req.model);
       if (deps.overloaded()) {
         throw overloaded();
       }
@@ -103,7 +108,7 @@ export function openAiRoutes(deps: OpenAiRoutesDeps) {
       const closeQuota = deps.streams.open(c.get("clientKey"));
       // A fresh id never joins nor conflicts with another run; start fails only when Redis is down.
       const traceContext = { traceparent: c.req.header("traceparent"), tracestate: c.req.header("tracestate") };
-      const { run } = await deps.runner.start({ messageId: id, ...toRunInput(req), streamAgents: false, requestId: c.get("requestId"), traceContext }).catch((e) => {
+      const { run } = await deps.runner.start({ messageId: id, ...toRunInput(req), preset, streamAgents: false, requestId: c.get("requestId"), traceContext }).catch((e) => {
         closeQuota();
         throw e;
       });
@@ -167,7 +172,7 @@ export function openAiRoutes(deps: OpenAiRoutesDeps) {
 
 function modelNotFound(model: string): ApiError {
   const shown = JSON.stringify(model.slice(0, 100));
-  return new ApiError("model_not_found", `the model ${shown} does not exist; this server serves "${CHORUS_MODEL}"`, [
+  return new ApiError("model_not_found", `the model ${shown} does not exist; this server serves "${CHORUS_MODEL}" and "${CHORUS_MODEL}/<preset>" (GET /v1/models)`, [
     { field: "model", message: "unknown model" },
   ]);
 }

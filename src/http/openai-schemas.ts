@@ -4,8 +4,18 @@ import { z } from "zod";
 import type { ChatMessage } from "../llm/llm-client.js";
 import { codePoints } from "./request-schemas.js";
 
-/** The one model Chorus serves: the whole panel behind one name. */
+/** The model Chorus serves: the whole panel behind one name (the default preset). */
 export const CHORUS_MODEL = "chorus";
+
+/** The model ids served: `chorus` and `chorus/<preset>` for every preset. */
+export const modelIds = (presets: string[]) => [CHORUS_MODEL, ...presets.map((p) => `${CHORUS_MODEL}/${p}`)];
+
+/** The preset a model id names: undefined for `chorus` (the default preset), null for an unknown model. */
+export function presetOfModel(model: string, presets: string[]): string | undefined | null {
+  if (model === CHORUS_MODEL) return undefined;
+  const name = model.startsWith(`${CHORUS_MODEL}/`) ? model.slice(CHORUS_MODEL.length + 1) : "";
+  return presets.includes(name) ? name : null;
+}
 
 const textPart = z.object({ type: z.literal("text"), text: z.string() });
 
@@ -36,7 +46,7 @@ export function messageText(m: Pick<ChatMessageIn, "content">): string {
 export function chatCompletionRequestSchema(maxChars: number) {
   return z
     .looseObject({
-      model: z.string().min(1, "must name a model").meta({ description: `Must be "${CHORUS_MODEL}".` }),
+      model: z.string().min(1, "must name a model").meta({ description: `"${CHORUS_MODEL}" (the default preset) or "${CHORUS_MODEL}/<preset>" (GET /v1/models lists them).` }),
       messages: z
         .array(chatMessage)
         .min(1, "must hold at least one message")
@@ -96,7 +106,7 @@ export const openAiErrorSchema = z
   .meta({ description: "OpenAI's error shape, used by every /v1/* error." });
 
 export const modelSchema = z.object({
-  id: z.literal(CHORUS_MODEL),
+  id: z.string().meta({ description: `"${CHORUS_MODEL}" or "${CHORUS_MODEL}/<preset>".` }),
   object: z.literal("model"),
   created: z.int(),
   owned_by: z.string(),

@@ -16,6 +16,7 @@ export interface ProcessRoutesDeps {
   registry: RunRegistry;
   streams: StreamQuota;
   agentNames: string[];
+  presetNames: string[];
   maxMessageChars: number;
   maxBodyBytes: number;
   heartbeatMs: number;
@@ -61,7 +62,7 @@ export async function readJson(c: Context): Promise<unknown> {
 }
 
 export function processRoutes(deps: ProcessRoutesDeps) {
-  const schema = processRequestSchema(deps.maxMessageChars, deps.agentNames);
+  const schema = processRequestSchema(deps.maxMessageChars, deps.agentNames, deps.presetNames);
   const app = new Hono<AppEnv>();
 
   /** Streams `run` from after `afterId` to this client, counting it as a follower. */
@@ -87,6 +88,20 @@ export function processRoutes(deps: ProcessRoutesDeps) {
       const parsed = schema.safeParse(await readJson(c));
       if (!parsed.success) throw invalidRequest(parsed.error);
       const req = parsed.data;
+      const runRequest = {
+        messageId: req.message_id,
+        message: req.message,
+        agents: req.agents,
+        streamAgents: req.stream_agents,
+        conversationId: req.conversation_id,
+        preset: req.preset,
+        strategy: req.strategy,
+        rounds: req.rounds,
+        maxCostUsd: req.max_cost_usd,
+        requestId: c.get("requestId"),
+        traceContext: { traceparent: c.req.header("traceparent"), tracestate: c.req.header("tracestate") },
+      };
+      if (req.dry_run) return c.json(await deps.runner.dryRun(runRequest));
       // The greedy client hears 429 before everyone hears 503.
       const closeQuota = deps.streams.open(c.get("clientKey"));
       try {
@@ -94,15 +109,7 @@ export function processRoutes(deps: ProcessRoutesDeps) {
         if (!existing?.inFlight && deps.overloaded()) {
           throw overloaded();
         }
-        const { run } = await deps.runner.start({
-          messageId: req.message_id,
-          message: req.message,
-          agents: req.agents,
-          streamAgents: req.stream_agents,
-          conversationId: req.conversation_id,
-          requestId: c.get("requestId"),
-          traceContext: { traceparent: c.req.header("traceparent"), tracestate: c.req.header("tracestate") },
-        });
+        const { run } = await deps.runner.start(runRequest);
         return stream(c, run, 0, closeQuota);
       } catch (err) {
         closeQuota();

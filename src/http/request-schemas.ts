@@ -1,5 +1,6 @@
 // The zod schemas of request bodies and parameters: the one place the contract's input rules live.
 import { z } from "zod";
+import { MAX_ROUNDS, STRATEGIES } from "../config/presets.js";
 
 const ID_RULE = "must be 1-128 characters from A-Z a-z 0-9 _ - . :";
 export const idSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, ID_RULE);
@@ -20,7 +21,7 @@ export function codePoints(s: string): number {
   return n;
 }
 
-export function processRequestSchema(maxChars: number, agentNames: string[]) {
+export function processRequestSchema(maxChars: number, agentNames: string[], presetNames: string[] = ["default"]) {
   return z.object({
     message: z
       .string()
@@ -37,6 +38,18 @@ export function processRequestSchema(maxChars: number, agentNames: string[]) {
       .optional(),
     stream_agents: z.boolean().default(false),
     conversation_id: idSchema.optional(),
+    preset: z
+      .enum(presetNames as [string, ...string[]], { error: `must name a preset (${presetNames.join(", ")})` })
+      .meta({ description: "The preset to start from (GET /api/presets); default: DEFAULT_PRESET." })
+      .optional(),
+    strategy: z.enum(STRATEGIES).meta({ description: "How the answers are combined; overrides the preset's." }).optional(),
+    rounds: z.int().min(1).max(MAX_ROUNDS).meta({ description: "Mixture-of-agents rounds; overrides the preset's (default 1)." }).optional(),
+    max_cost_usd: z
+      .number()
+      .positive()
+      .meta({ description: "Refuse the run (402) if its worst-case cost is above it; stop it if the measured cost passes it." })
+      .optional(),
+    dry_run: z.boolean().meta({ description: "Answer the plan and its cost estimate as JSON; no LLM is called, no run created." }).optional(),
   });
 }
 

@@ -3,6 +3,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { CallError } from "../errors.js";
 import type { ChatChunk, ChatRequest, LlmClient } from "./llm-client.js";
+import { failsByName, mockRoleAnswer } from "./mock-roles.js";
 
 export interface MockClientOptions {
   tokenDelayMs: number;
@@ -44,6 +45,8 @@ function lastUserMessage(req: ChatRequest): string {
 /** The text the mock answers for a request: a pure function of caller and message. */
 export function mockAnswer(req: ChatRequest): string {
   const message = lastUserMessage(req);
+  const role = mockRoleAnswer(req, message); // reviewers and the judge
+  if (role !== undefined) return role;
   const h = hash(`${req.caller}\u0000${message}`);
   // The summarizer's user message quotes the question under "## Question".
   const question = /^## Question\n\n([\s\S]*?)\n\n## /.exec(message)?.[1] ?? message;
@@ -74,7 +77,7 @@ export function createMockClient(opts: MockClientOptions): LlmClient {
   return {
     async *stream(req: ChatRequest): AsyncGenerator<ChatChunk> {
       const words = mockAnswer(req).split(/(?<= )/);
-      const fail = opts.failCallers.includes(req.caller) || random() < opts.failureRate;
+      const fail = failsByName(opts.failCallers, req.caller) || random() < opts.failureRate;
       try {
         await sleep(opts.tokenDelayMs, undefined, { signal: req.signal });
         if (fail) throw new CallError("upstream_error", "mock LLM failure (injected)");

@@ -36,5 +36,14 @@ export function withConversations(runner: Runner, store: ConversationStore, boun
       if (!started.joined) void recordTurn(started.run, req.conversationId, seq, req.message);
       return started;
     },
+    // Reads the history without taking a turn's place: a dry run appends nothing.
+    async dryRun(req) {
+      if (!req.conversationId) return runner.dryRun(req);
+      const turns = await store.get(req.conversationId).catch(() => {
+        throw storeUnavailable();
+      });
+      const history = [...historyMessages(turns ?? [], bounds.maxTurns, bounds.maxChars), ...(req.history ?? [])];
+      return runner.dryRun({ ...req, history });
+    },
   };
 }
