@@ -232,6 +232,15 @@ describe("failed verdicts", () => {
     expect(parseVerdict("")).toBeNull();
   });
 
+  it("a reply that runs on past any verdict's length is cut off and fails", async () => {
+    script(() => [...Array(25_000).fill("blah "), "\nVERDICT: A"].join(""));
+    const r = await finished(evalOptions({ questions: QUESTIONS.slice(0, 1) }));
+    expect(r.critic).toMatchObject({ winRate: null, verdictsFailed: 2 });
+    const verdicts = readRecords(r.jsonl).filter((x): x is VerdictRecord => x.type === "verdict");
+    for (const v of verdicts) expect(v).toMatchObject({ winner: null, error: { code: "bad_response" } });
+    expect(verdicts[0]!.reply.length).toBeLessThan(4100);
+  });
+
   it("with one order unparseable, the question is scored on the other", async () => {
     script((a, b) => (a === "critic" ? "VERDICT: maybe A" : prefers("critic")(a, b)));
     const r = await finished(evalOptions());
@@ -240,13 +249,59 @@ describe("failed verdicts", () => {
 });
 
 describe("the cost cap", () => {
+  const council = () => contenderList("agent:analyst", ["preset:council"]);
+
   it("refuses before any call when the judge's model has no price", async () => {
     script(prefers("critic"));
-    const o = evalOptions({ maxCostUsd: 100 });
+    const o = evalOptions({ maxCostUsd: 100, judge: judgeWith({ LLM_MODEL: "no-price-model" }) });
     const r = await runEval(o);
-    expect(r).toEqual({ kind: "refused", message: expect.stringContaining("the judge's model gpt-4o-mini has none") });
+    expect(r).toEqual({ kind: "refused", message: expect.stringContaining("the judge's model no-price-model has none") });
     expect(upstream.calls).toHaveLength(0);
     expect(existsSync(join(o.outDir, "eval.jsonl"))).toBe(false);
+  });
+
+  it("refuses before any call when the worst case (dry runs + judge bounds) is above the cap", async () => {
+    script(prefers("critic"));
+    const o = evalOptions({ contenders: council(), maxCostUsd: 0.001 });
+    const r = await runEval(o);
+    expect(r.kind).toBe("refused");
+    const m = /worst-case cost is \$([\d.]+) \(answers \$([\d.]+), judge \$([\d.]+)\), above --max-cost-usd \$0.001: nothing was called$/.exec((r as { message: string }).message);
+    expect(m).not.toBeNull();
+    expect(Number(m![2])).toBeGreaterThan(0);
+    expect(Number(m![3])).toBeGreaterThan(0);
+    expect(upstream.calls).toHaveLength(0);
+    expect(existsSync(join(o.outDir, "eval.jsonl"))).toBe(false);
+  });
+
+  it("under the cap it runs, and reports the measured cost of answers and judge", async () => {
+    script(prefers("critic"));
+    const r = await finished(evalOptions({ contenders: council(), maxCostUsd: 5 }));
+    expect(r.kind).toBe("finished");
+    const [base, preset] = r.summary.stats;
+    expect(base!.costPerQuestion).toBeGreaterThan(0);
+    // The council costs more: three agents, three reviews and a summary against one agent and a summary.
+    expect(preset!.costPerQuestion).toBeGreaterThan(3 * base!.costPerQuestion!);
+    expect(r.summary.spend.judgeUsd).toBeGreaterThan(0);
+    expect(readFileSync(r.files.markdown, "utf8")).toMatch(/judge \$0\.\d+ · \d+ service LLM calls · 6 judge calls/);
+  });
+
+  it("stops starting calls once the measured spend passes the cap", async () => {
+    // A judge that writes far past its max_tokens (a misbehaving server): more than was estimated.
+    script(prefers("critic"));
+    const probe = await runEval(evalOptions({ maxCostUsd: 1e-9 }));
+    const worst = Number(/worst-case cost is \$([\d.]+)/.exec((probe as { message: string }).message)![1]);
+    upstream.setPlanner((b) => {
+      const who = callerOf(b);
+      if (who === "moderator") return { tokens: [`Answer of ${/### (\w+) \(answered\)/.exec(lastUser(b))?.[1]}.`] };
+      if (who === "grader") return { tokens: [...Array(15_000).fill("blah "), "\nVERDICT: A"] };
+      return {};
+    });
+    const r = await runEval(evalOptions({ maxCostUsd: worst, concurrency: 1 }));
+    expect(r.kind).toBe("over_budget");
+    const verdicts = readRecords((r as { jsonl: string }).jsonl).filter((x) => x.type === "verdict");
+    expect(verdicts.length).toBeGreaterThan(0);
+    expect(verdicts.length).toBeLessThan(6);
+    expect(judgeCalls()).toHaveLength(verdicts.length);
   });
 });
 
@@ -353,16 +408,19 @@ function spawnEval(args: string[], env: Record<string, string> = {}): { child: C
 describe("chorus eval (spawned, built-in mock LLM, --local)", () => {
   it("runs the shipped question set, prints the table and writes the report", async () => {
     const out = mkdtempSync(join(tmpdir(), "chorus-eval-cli-"));
-    const r = await spawnEval(["--local", "--limit", "8", "--baseline", "agent:analyst", "--contenders", "agent:critic,agent:explainer", "--out", out]).result;
+    // No contenders named: every preset the service lists, against its default preset's first agent.
+    const r = await spawnEval(["--local", "--limit", "4", "--out", out]).result;
     expect(r.stderr).not.toContain("Error");
     expect(r.code).toBe(0);
     const lines = r.stdout.split("\n");
     expect(lines[0]).toMatch(/^contender +win rate vs baseline \[95% CI\] +reading +cost\/question +latency p50 +latency p95 +failures$/);
     expect(lines.find((l) => l.startsWith("agent:analyst"))).toMatch(/\(baseline\)/);
-    expect(lines.find((l) => l.startsWith("agent:critic"))).toMatch(/^agent:critic +\d+ % \[\d+ %, \d+ %\] +\S/);
+    for (const preset of ["council", "deep", "default", "fast", "fusion"]) {
+      expect(lines.find((l) => l.startsWith(`preset:${preset} `))).toMatch(/^preset:\w+ +\d+ % \[\d+ %, \d+ %\] +(better|worse|no clear difference) +\$0\.\d+ +[\d.]+ m?s +[\d.]+ m?s +0$/);
+    }
     expect(r.stdout).toContain(`Report: ${join(out, "report.md")}`);
     // The progress line (not a terminal: one plain line per tenth), ending at all done.
-    expect(r.stderr).toMatch(/\[#{24}\] 24\/24 answers · 32\/32 verdicts · \d+:\d\d elapsed · \d+ calls · \S+ spent/);
+    expect(r.stderr).toMatch(/\[#{24}\] 24\/24 answers · 40\/40 verdicts · \d+:\d\d elapsed · \d+ calls · \S+ spent/);
     for (const f of ["report.md", "report.html", "eval.jsonl"]) expect(existsSync(join(out, f))).toBe(true);
   });
 

@@ -36,7 +36,7 @@ Options:
   --baseline SPEC      what the others are compared with (default: agent:<first agent>)
   --out DIR            where the report and eval.jsonl go (default: eval-output)
   --max-cost-usd USD   refuse before any call if the worst case is above USD; stop past it
-  --concurrency N      runs and judge calls at a time (default: 4)
+  --concurrency N      runs and judge calls at a time (default: 4; 8 with --local on the mock)
   --resume             continue the eval in --out: nothing already in eval.jsonl is redone
   --rejudge            judge the answers in --out/eval.jsonl again; no new answers
   -h, --help           show this help
@@ -56,7 +56,7 @@ interface EvalArgs {
   baseline?: string;
   out: string;
   maxCostUsd?: number;
-  concurrency: number;
+  concurrency?: number;
   resume: boolean;
   rejudge: boolean;
 }
@@ -76,7 +76,7 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): EvalArgs | "help" {
         baseline: { type: "string" },
         out: { type: "string", default: "eval-output" },
         "max-cost-usd": { type: "string" },
-        concurrency: { type: "string", default: "4" },
+        concurrency: { type: "string" },
         resume: { type: "boolean", default: false },
         rejudge: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
@@ -108,7 +108,7 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): EvalArgs | "help" {
     ...(v.baseline ? { baseline: v.baseline } : {}),
     out: v.out,
     ...(maxCostUsd ? { maxCostUsd } : {}),
-    concurrency: positive("concurrency", v.concurrency, true)!,
+    ...(v.concurrency ? { concurrency: positive("concurrency", v.concurrency, true)! } : {}),
     resume: v.resume,
     rejudge: v.rejudge,
   };
@@ -171,7 +171,8 @@ export async function evalCommand(argv: string[], env: NodeJS.ProcessEnv = proce
       ...(args.maxCostUsd ? { maxCostUsd: args.maxCostUsd } : {}),
       resume: args.resume,
       rejudge: args.rejudge,
-      concurrency: args.concurrency,
+      // The in-process mock is bounded by CPU, not by anyone's rate limit.
+      concurrency: args.concurrency ?? (args.local && config.USE_LLM_MOCK ? 8 : 4),
       signal: controller.signal,
       progress: (total) => new Progress(process.stderr, total),
     });

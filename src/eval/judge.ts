@@ -18,7 +18,7 @@ export interface Judge {
   llm: LlmClient;
   prompt: Prompt;
   target: UpstreamTarget;
-  /** The completion bound sent upstream: the prompt header's max_tokens, else the default. */
+  /** The completion bound sent upstream: the prompt header's max_tokens, else LLM_MAX_TOKENS. */
   maxTokens: number;
   timeoutMs: number;
   prices?: PriceTable;
@@ -33,20 +33,20 @@ export interface JudgeResult {
   error?: { code: string; message: string };
 }
 
+/** A verdict needs a few sentences: a reply past this is cut off and fails, whatever the upstream sends. */
+const MAX_REPLY_CHARS = 100_000;
 const SHIPPED_PROMPT = fileURLToPath(new URL("../../prompts/eval-judge.md", import.meta.url));
-const DEFAULT_MAX_TOKENS = 4096;
 
 /** The judge of `config`: <PROMPTS_DIR>/eval-judge.md, else the one shipped with Chorus. */
 export function createJudge(config: Config, llm: LlmClient, env: Record<string, string | undefined>): Judge {
   const own = join(config.PROMPTS_DIR, "eval-judge.md");
   const file = existsSync(own) ? own : SHIPPED_PROMPT;
   const prompt = parsePrompt("eval-judge", readFileSync(file, "utf8"), file);
-  const fallback = (config as { LLM_MAX_TOKENS?: number }).LLM_MAX_TOKENS ?? DEFAULT_MAX_TOKENS;
   return {
     llm,
     prompt,
     target: promptTarget(config, prompt.settings, file, env),
-    maxTokens: prompt.settings.max_tokens ?? fallback,
+    maxTokens: prompt.settings.max_tokens ?? config.LLM_MAX_TOKENS,
     timeoutMs: prompt.settings.timeout_ms ?? config.SUMMARIZER_TIMEOUT_MS,
     ...(config.prices ? { prices: config.prices } : {}),
   };
@@ -104,6 +104,10 @@ export async function judgePair(judge: Judge, question: string, a: string, b: st
     })) {
       if (chunk.type === "delta") text += chunk.text;
       else upstream = chunk.usage;
+      if (text.length > MAX_REPLY_CHARS) {
+        error = { code: "bad_response", message: `the judge's reply passed ${MAX_REPLY_CHARS} characters` };
+        break; // closes the upstream stream
+      }
     }
   } catch (e) {
     if (signal.aborted) throw signal.reason;
