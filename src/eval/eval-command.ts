@@ -155,7 +155,8 @@ export async function evalCommand(argv: string[], env: NodeJS.ProcessEnv = proce
     let baseline = args.baseline;
     if (!rivals || !baseline) {
       const list = await presets(args.endpoint, controller.signal);
-      rivals ??= list.map((p) => `preset:${p.name}`);
+      // The default preset first: it is what a request without a preset gets.
+      rivals ??= list.map((p) => `preset:${p.name}`).sort((a, b) => Number(b === "preset:default") - Number(a === "preset:default"));
       const first = (list.find((p) => p.name === "default") ?? list[0])?.agents[0];
       if (!baseline && !first) return fail("the service lists no agent to use as the baseline: give --baseline agent:NAME");
       baseline ??= `agent:${first}`;

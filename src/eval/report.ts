@@ -82,13 +82,20 @@ export function chartSvg(stats: ContenderStats[]): string {
     parts.push(`<line x1="${L}" x2="${W - R}" y1="${y(w)}" y2="${y(w)}" stroke="${w === 0.5 ? "#888" : "#e4e4e4"}"${w === 0.5 ? ' stroke-dasharray="6 4"' : ""}/>`);
     parts.push(`<text x="${L - 8}" y="${y(w) + 4}" text-anchor="end" font-size="12">${pct(w)}</text>`);
   }
-  if (base) parts.push(`<text x="${W - R - 4}" y="${y(0.5) + 16}" text-anchor="end" font-size="12" fill="#666">${esc(`baseline ${base.contender}${base.costPerQuestion !== null ? ` (${usd(base.costPerQuestion)}/question)` : ""}`)}</text>`);
+  if (base) parts.push(`<text x="${W - R - 4}" y="${y(0.5) + 16}" text-anchor="end" font-size="12" fill="#666">${esc(`50 %: as good as the baseline, ${base.contender}`)}</text>`);
   for (const c of xTicks) parts.push(`<text x="${x(c)}" y="${H - B + 18}" text-anchor="middle" font-size="12">$${c}</text>`);
   const xLabel = priced ? "cost per question (USD)" : "cost per question: unknown (no price for the models)";
   parts.push(`<text x="${(L + W - R) / 2}" y="${H - 8}" text-anchor="middle" font-size="13">${xLabel}</text>`);
   parts.push(`<text transform="translate(16 ${(T + H - B) / 2}) rotate(-90)" text-anchor="middle" font-size="13">win rate vs baseline</text>`);
   const colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"];
   const labels: { x: number; y: number }[] = [];
+  if (base && priced && base.costPerQuestion !== null) {
+    // The baseline sits on its own line, at its own cost.
+    const bx = x(base.costPerQuestion);
+    parts.push(`<circle cx="${bx}" cy="${y(0.5)}" r="5" fill="#666"><title>${esc(`${base.contender} (baseline): ${usd(base.costPerQuestion)}/question`)}</title></circle>`);
+    labels.push({ x: bx, y: y(0.5) - 8 });
+    parts.push(`<text x="${bx + 8}" y="${y(0.5) - 8}" font-size="12" fill="#666">${esc(base.contender)}</text>`);
+  }
   rivals.forEach((s, i) => {
     const cx = x(priced ? (s.costPerQuestion ?? 0) : i + 1);
     const cy = y(s.winRate!);
