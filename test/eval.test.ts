@@ -128,6 +128,17 @@ describe("win rates from the judge", () => {
   });
 });
 
+describe("contenders", () => {
+  it("one the service does not know is refused before any call, naming it", async () => {
+    script(prefers("critic"));
+    const o = evalOptions({ contenders: contenderList("agent:analyst", ["preset:council", "preset:no-such-preset"]) });
+    const r = await runEval(o);
+    expect(r).toEqual({ kind: "refused", message: expect.stringMatching(/^dry run for preset:no-such-preset: 400 invalid_request: preset: must name a preset \(council, deep, default, fast, fusion\)$/) });
+    expect(upstream.calls).toHaveLength(0);
+    expect(existsSync(join(o.outDir, "eval.jsonl"))).toBe(false);
+  });
+});
+
 describe("position bias", () => {
   it("asks each pair twice, with the answers swapped", async () => {
     script(prefers("critic"));

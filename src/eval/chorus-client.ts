@@ -119,9 +119,11 @@ export async function answer(ep: ChorusEndpoint, contender: Contender, question:
 export async function dryRun(ep: ChorusEndpoint, contender: Contender, question: string, messageId: string, signal: AbortSignal): Promise<Estimate> {
   const res = await send(ep, "/api/process", json({ message: question, message_id: messageId, ...contender.request, dry_run: true }), signal);
   const type = res.headers.get("content-type") ?? "";
-  if (!res.ok || !type.startsWith("application/json")) {
-    await res.body?.cancel();
-    if (res.ok) throw new ServiceError(`${ep.url} does not support dry_run estimates (it started a run): cannot check --max-cost-usd`, "no_dry_run");
+  if (res.ok && !type.startsWith("application/json")) {
+    await res.body?.cancel(); // a run started after all: leaving cancels it
+    throw new ServiceError(`${ep.url} does not support dry_run estimates (it started a run): cannot check --max-cost-usd`, "no_dry_run");
+  }
+  if (!res.ok) {
     const e = await errorOf(res);
     throw new ServiceError(`dry run for ${contender.name}: ${res.status} ${e.code}: ${e.message}`, e.code);
   }

@@ -2,7 +2,7 @@
 // estimate for every answer still to get, plus every judge call still to make priced at its
 // ceiling (its prompt holding both answers at their own completion bounds, and its max_tokens).
 import pLimit from "p-limit";
-import { dryRun, type ChorusEndpoint } from "./chorus-client.js";
+import { dryRun, ServiceError, type ChorusEndpoint } from "./chorus-client.js";
 import type { Contender } from "./contenders.js";
 import { judgeWorstCaseUsd, type Judge } from "./judge.js";
 import type { Question } from "./questions.js";
@@ -52,4 +52,21 @@ export async function worstCase(
     else judgeUsd += usd;
   }
   return { answersUsd, judgeUsd, unpriced: [...unpriced] };
+}
+
+/**
+ * One dry run per contender with answers still to get, so that a preset or agent the service
+ * does not know is refused now (ServiceError naming it), not once per question. A service
+ * without dry runs is not checked.
+ */
+export async function checkContenders(ep: ChorusEndpoint, work: Work, signal: AbortSignal): Promise<void> {
+  const first = new Map<string, Work["answers"][number]>();
+  for (const w of work.answers) if (!first.has(w.contender.name)) first.set(w.contender.name, w);
+  await Promise.all(
+    [...first.values()].map((w) =>
+      dryRun(ep, w.contender, w.question.question, `${w.messageId}-check`, signal).catch((e: unknown) => {
+        if (!(e instanceof ServiceError && e.code === "no_dry_run")) throw e;
+      }),
+    ),
+  );
 }

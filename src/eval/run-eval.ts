@@ -6,9 +6,9 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import pLimit from "p-limit";
-import { answer, type ChorusEndpoint } from "./chorus-client.js";
+import { answer, ServiceError, type ChorusEndpoint } from "./chorus-client.js";
 import type { Contender } from "./contenders.js";
-import { worstCase, type Work } from "./estimate.js";
+import { checkContenders, worstCase, type Work } from "./estimate.js";
 import { judgePair, judgeWorstCaseUsd, type Judge } from "./judge.js";
 import type { Progress } from "./progress.js";
 import type { Question } from "./questions.js";
@@ -35,6 +35,21 @@ export interface EvalOptions {
 export type EvalOutcome =
   | { kind: "refused"; message: string }
   | { kind: "finished" | "interrupted" | "over_budget"; summary: EvalSummary; files: ReportFiles; jsonl: string };
+
+/** Why the eval's worst case is refused under --max-cost-usd, or undefined when it is not. */
+async function overCap(o: EvalOptions, work: Work, answers: Map<string, AnswerRecord>, baseline: string, spentBefore: number): Promise<string | undefined> {
+  const cap = o.maxCostUsd!;
+  // Checked first: no dry run is worth making when the judge's cost cannot be bounded.
+  if (work.verdicts.length && judgeWorstCaseUsd(o.judge, "", 0, 0) === null) {
+    return `--max-cost-usd needs a price for every model, and the judge's model ${o.judge.target.model} has none (add it to prices.json)`;
+  }
+  const wc = await worstCase(o.endpoint, work, answers, o.judge, baseline, o.concurrency, o.signal);
+  if (wc.unpriced.length) return `--max-cost-usd needs a price for every model, and ${wc.unpriced.join(", ")} has none (add it to prices.json)`;
+  const total = spentBefore + wc.answersUsd + wc.judgeUsd;
+  if (total <= cap) return undefined;
+  const parts = `answers $${wc.answersUsd.toFixed(4)}, judge $${wc.judgeUsd.toFixed(4)}${spentBefore ? `, already spent $${spentBefore.toFixed(4)}` : ""}`;
+  return `the eval's worst-case cost is $${total.toFixed(4)} (${parts}), above --max-cost-usd $${cap}: nothing was called`;
+}
 
 export async function runEval(o: EvalOptions): Promise<EvalOutcome> {
   const started = performance.now();
@@ -81,23 +96,14 @@ export async function runEval(o: EvalOptions): Promise<EvalOutcome> {
   }
   const spentBefore = [...answers.values()].reduce((n, a) => n + (a.cost_usd ?? 0), 0) + verdicts.reduce((n, v) => n + (v.cost_usd ?? 0), 0);
 
-  // The cost check comes before anything is called or written.
-  if (o.maxCostUsd !== undefined) {
-    // Checked first: no dry run is worth making when the judge's cost cannot be bounded.
-    if (work.verdicts.length && judgeWorstCaseUsd(o.judge, "", 0, 0) === null) {
-      return { kind: "refused", message: `--max-cost-usd needs a price for every model, and the judge's model ${o.judge.target.model} has none (add it to prices.json)` };
-    }
-    const wc = await worstCase(o.endpoint, work, answers, o.judge, baseline.name, o.concurrency, o.signal);
-    if (wc.unpriced.length) {
-      return { kind: "refused", message: `--max-cost-usd needs a price for every model, and ${wc.unpriced.join(", ")} has none (add it to prices.json)` };
-    }
-    const total = spentBefore + wc.answersUsd + wc.judgeUsd;
-    if (total > o.maxCostUsd) {
-      return {
-        kind: "refused",
-        message: `the eval's worst-case cost is $${total.toFixed(4)} (answers $${wc.answersUsd.toFixed(4)}, judge $${wc.judgeUsd.toFixed(4)}${spentBefore ? `, already spent $${spentBefore.toFixed(4)}` : ""}), above --max-cost-usd $${o.maxCostUsd}: nothing was called`,
-      };
-    }
+  // Before anything is called or written: the contenders are ones the service knows, and the
+  // worst case is under the cap.
+  try {
+    const refusal = o.maxCostUsd === undefined ? await checkContenders(o.endpoint, work, o.signal) : await overCap(o, work, answers, baseline.name, spentBefore);
+    if (refusal) return { kind: "refused", message: refusal };
+  } catch (e) {
+    if (e instanceof ServiceError) return { kind: "refused", message: e.message };
+    throw e;
   }
 
   if (!o.resume && !o.rejudge && existsSync(jsonl)) renameSync(jsonl, `${jsonl}.prev`);
