@@ -9,6 +9,7 @@ import { clientIp } from "./http/client-key.js";
 import { conversationRoutes } from "./http/conversation-routes.js";
 import { docsRoutes } from "./http/docs-routes.js";
 import { errorBody, onError } from "./http/errors.js";
+import { methodNotAllowed } from "./http/method-not-allowed.js";
 import { countRequests, metricsRoutes } from "./http/metrics-routes.js";
 import { isOpenAiPath, openAiNotFound, openAiOnError } from "./http/openai-errors.js";
 import { openAiRoutes } from "./http/openai-routes.js";
@@ -84,5 +85,6 @@ function httpApp({ config, prompts, logger, registry, runner, conversations, lim
   app.route("/", conversationRoutes(conversations));
   app.route("/", presetRoutes(prompts, config.DEFAULT_PRESET));
   app.route("/", docsRoutes({ maxMessageChars: config.MAX_MESSAGE_CHARS, agentNames, presetNames }));
+  app.all("*", methodNotAllowed(app)); // last: 405 + Allow for a known path with another method
   return app;
 }

@@ -45,7 +45,7 @@ describe("chorus with strategies", () => {
     expect(reviews[0]).toMatch(/^ {2}review by \w+: \w+ > \w+ > \w+ \(\d+(\.\d)? (ms|s)\)$/);
     const at = out.findIndex((l) => l.startsWith("ranking from 3 reviewers"));
     expect(out.slice(at + 1, at + 4)).toEqual([expect.stringMatching(/^ {2}1\. \w+ {2}\d\.\d\d {2}\(2 reviews\)$/), expect.stringMatching(/^ {2}2\. /), expect.stringMatching(/^ {2}3\. /)]);
-    expect(out.findIndex((l) => l.startsWith("Combining the views"))).toBeGreaterThan(at);
+    expect(out.findIndex((l) => l.startsWith("[mock] Combining the views"))).toBeGreaterThan(at);
     expect(out.at(-1)).toMatch(/^status: ok — all 3 agents answered · council · total .* · \$0\.\d{6}$/);
   });
 

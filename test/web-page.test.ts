@@ -81,14 +81,14 @@ describe("a run in the browser", () => {
       await poll(() => lane(page, agent).getAttribute("data-state")).toBe("ok");
       expect(await lane(page, agent).locator(".lane-state").textContent()).toMatch(/^✓ done in \d+(\.\d)? (ms|s)$/);
       // stream_agents was on: the agent's own text is shown, open.
-      expect(await lane(page, agent).locator(".lane-text").textContent()).toContain(`as the ${agent} on "Why is the sky blue?"`);
+      expect(await lane(page, agent).locator(".lane-text").textContent()).toMatch(new RegExp(`^\\[mock\\] ${agent} on sky and blue:`, "i"));
       expect(await lane(page, agent).locator("details").getAttribute("open")).not.toBeNull();
     }
     expect(await lane(page, "critic").getAttribute("data-state")).toBe("failed");
     expect(await lane(page, "critic").locator(".lane-state").textContent()).toMatch(/^✗ failed after \d+(\.\d)? (ms|s)$/);
     expect(await lane(page, "critic").locator(".lane-reason").textContent()).toBe("upstream_error: mock LLM failure (injected)");
 
-    expect(await page.locator("#summary").textContent()).toMatch(/^Combining the views of analyst, explainer: .*start simple/);
+    expect(await page.locator("#summary").textContent()).toMatch(/^\[mock\] Combining the views of analyst and explainer \(critic failed.*On \S+/);
     expect(await status(page).textContent()).toMatch(/^Status: partial — 2 of 3 agents answered · total \d+(\.\d)? (ms|s) · \$\d\.\d{4} · degraded: critic failed$/);
     expect(await page.locator("#error").isHidden()).toBe(true);
     // The send button is usable again for the next question.
@@ -141,7 +141,7 @@ describe("a run in the browser", () => {
     expect(resumedWith).toEqual(["4"]);
     for (const agent of ["analyst", "critic", "explainer"]) expect(await lane(page, agent).getAttribute("data-state")).toBe("ok");
     // Continued in place: the replayed events were not drawn twice.
-    expect(fullSummary).toContain("Combining the views of");
+    expect(fullSummary).toContain("[mock] Combining the views of");
     expect(await page.locator("#summary").textContent()).toBe(fullSummary);
     expect(await page.locator("#lanes li").count()).toBe(3);
     expect(problems).toEqual([]);

@@ -20,7 +20,8 @@ Follow-up questions: give each one the same --conversation ID, e.g.
   chorus --conversation trip "And in winter?"
 
 Options:
-  --url URL           Chorus base URL (default: $CHORUS_URL or http://127.0.0.1:8080)
+  --url URL           Chorus base URL (default: $CHORUS_URL, else the server's own
+                      $HTTP_ADDR as in .env, else http://127.0.0.1:8080)
   --key KEY           API key, sent as a Bearer token (default: $CHORUS_API_KEY)
   --id ID             message_id of the run (default: a new cli-<uuid>)
   --agents a,b        ask only these agents
@@ -48,6 +49,8 @@ class UsageError extends Error {}
 
 interface Options {
   url: string;
+  /** Where the URL came from, for the hint when it cannot be reached. */
+  urlFrom: "--url" | "CHORUS_URL" | "HTTP_ADDR" | "default";
   key?: string;
   id: string;
   question: string;
@@ -111,8 +114,10 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options | "help" 
     ...(v.rounds ? { rounds: Number(v.rounds) } : {}),
     ...(v["max-cost"] ? { max_cost_usd: Number(v["max-cost"]) } : {}),
   };
+  const [url, urlFrom] = serverUrl(v.url, env);
   return {
-    url: (v.url ?? env.CHORUS_URL ?? "http://127.0.0.1:8080").replace(/\/+$/, ""),
+    url,
+    urlFrom,
     key: v.key ?? (env.CHORUS_API_KEY || undefined),
     id: v.id ?? `cli-${randomUUID()}`,
     question,
@@ -124,6 +129,28 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options | "help" 
     resume: v.resume,
     lastEventId: Number(lastEventId),
   };
+}
+
+/**
+ * The server to ask: --url, else CHORUS_URL, else the address the server listens on (HTTP_ADDR,
+ * which `make ask` loads from .env), with a wildcard host (":8080", "0.0.0.0:8080") as loopback.
+ */
+function serverUrl(flag: string | undefined, env: NodeJS.ProcessEnv): [string, Options["urlFrom"]] {
+  const trim = (u: string) => u.replace(/\/+$/, "");
+  if (flag) return [trim(flag), "--url"];
+  if (env.CHORUS_URL) return [trim(env.CHORUS_URL), "CHORUS_URL"];
+  const addr = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):(\d{1,5})$/.exec(env.HTTP_ADDR ?? "");
+  if (addr) {
+    const host = ["", "0.0.0.0", "[::]"].includes(addr[1]!) ? "127.0.0.1" : addr[1];
+    return [`http://${host}:${addr[2]}`, "HTTP_ADDR"];
+  }
+  return ["http://127.0.0.1:8080", "default"];
+}
+
+/** How to point the CLI elsewhere, after a failed connection. */
+function reachHint(o: Options): string {
+  const from = o.urlFrom === "default" ? "the default" : `from ${o.urlFrom}`;
+  return `(${from}); is Chorus running there? Start it with \`make run\`, or point the CLI at it with --url, CHORUS_URL=http://host:port, or HTTP_ADDR=host:port (as in .env)`;
 }
 
 /** The contract's JSON error, as one or a few lines for stderr. */
@@ -200,7 +227,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promi
         res = await (attempt === 0 ? start() : follow(lastId));
       } catch (e) {
         const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-        return noRun(`cannot reach ${o.url}: ${cause?.code ?? cause?.message ?? (e as Error).message}`);
+        return noRun(`cannot reach ${o.url}: ${cause?.code ?? cause?.message ?? (e as Error).message} ${reachHint(o)}`);
       }
       if (o.dryRun && res.ok && !isEventStream(res)) {
         view.close();

@@ -32,9 +32,10 @@ export function loadPrices(explicit: string | undefined, promptsDir: string): Pr
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const why = parsed.error.issues.map((i) => `${i.path.join(".") || "(file)"}: ${i.message}`).join("; ");
-    throw new PricesError(`${file}: ${why} (expected {"<model>": {"input_per_1m": USD, "output_per_1m": USD}})`);
+    throw new PricesError(`${file}: ${why} (expected {"note"?: "…", "<model>": {"input_per_1m": USD, "output_per_1m": USD}})`);
   }
-  return parsed.data;
+  const { note: _note, ...table } = parsed.data;
+  return table as PriceTable;
 }
 
 /** The cost of `usage` on `model` in USD, or undefined when the model has no price. */

@@ -17,7 +17,9 @@ export function presetOfModel(model: string, presets: string[]): string | undefi
   return presets.includes(name) ? name : null;
 }
 
-const textPart = z.object({ type: z.literal("text"), text: z.string() });
+const textPart = z.object(
+  { type: z.literal("text", { error: "only text content parts are supported (no images, audio or files)" }), text: z.string() },
+);
 
 const chatMessage = z.looseObject({
   // Tool calling is not supported: a `tool` turn has nothing to feed an agent.
@@ -38,6 +40,9 @@ export function messageText(m: Pick<ChatMessageIn, "content">): string {
   if (typeof m.content === "string") return m.content;
   return (m.content ?? []).map((p) => p.text).join("\n");
 }
+
+// A client that relies on tool calls must hear so, not receive prose it takes for an answer.
+const NO_TOOLS = "tool calling is not supported: Chorus answers with text only";
 
 /**
  * The request body of POST /v1/chat/completions. Unknown fields (temperature, max_tokens, …)
@@ -61,6 +66,11 @@ export function chatCompletionRequestSchema(maxChars: number) {
         .object({ include_usage: z.boolean().optional() })
         .nullish()
         .meta({ description: "With `include_usage: true`, a last chunk with `choices: []` carries the run's usage." }),
+      n: z.literal(1, { error: "only n = 1 is supported: the run gives one answer" }).nullish().meta({ description: "Must be 1 when given." }),
+      tools: z.array(z.unknown()).max(0, NO_TOOLS).nullish().meta({ description: "Not supported: a non-empty list is refused." }),
+      tool_choice: z.literal("none", { error: NO_TOOLS }).nullish().meta({ description: 'Not supported: anything but "none" is refused.' }),
+      functions: z.array(z.unknown()).max(0, NO_TOOLS).nullish().meta({ description: "Not supported (the older form of tools)." }),
+      function_call: z.literal("none", { error: NO_TOOLS }).nullish().meta({ description: "Not supported (the older form of tool_choice)." }),
     })
     .superRefine((body, ctx) => {
       const i = body.messages.length - 1;
@@ -118,7 +128,7 @@ export const chatCompletionSchema = z.object({
   id: z.string().meta({ description: "chatcmpl-…; also the run's message_id (header X-Chorus-Message-Id)." }),
   object: z.literal("chat.completion"),
   created: z.int(),
-  model: z.literal(CHORUS_MODEL),
+  model: z.string().meta({ description: "The model asked for." }),
   choices: z.array(
     z.object({
       index: z.literal(0),
@@ -134,7 +144,7 @@ export const chatCompletionChunkSchema = z.object({
   id: z.string(),
   object: z.literal("chat.completion.chunk"),
   created: z.int(),
-  model: z.literal(CHORUS_MODEL),
+  model: z.string().meta({ description: "The model asked for." }),
   choices: z.array(
     z.object({
       index: z.literal(0),

@@ -119,9 +119,12 @@ export function processRoutes(deps: ProcessRoutesDeps) {
   );
 
   app.get("/api/process/:message_id/events", async (c) => {
-    const raw = c.req.header("last-event-id") ?? c.req.query("last_event_id") ?? "0";
+    const header = c.req.header("last-event-id");
+    const raw = header ?? c.req.query("last_event_id") ?? "0";
     const afterId = lastEventIdSchema.safeParse(raw.trim());
-    if (!afterId.success) throw invalidRequest(afterId.error);
+    if (!afterId.success) {
+      throw invalidRequest(afterId.error, header !== undefined ? { name: "Last-Event-ID", in: "header" } : { name: "last_event_id", in: "query" });
+    }
     const run = await deps.registry.open(c.req.param("message_id"));
     if (!run) throw new ApiError("run_not_found", "no such run, or it has expired");
     return stream(c, run, afterId.data, deps.streams.open(c.get("clientKey")));

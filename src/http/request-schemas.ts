@@ -57,5 +57,5 @@ export type ProcessRequest = z.infer<ReturnType<typeof processRequestSchema>>;
 
 export const lastEventIdSchema = z
   .string()
-  .regex(/^\d{1,15}$/, "Last-Event-ID must be a non-negative integer")
+  .regex(/^\d{1,15}$/, "must be a non-negative integer: the id of the last event received")
   .transform(Number);
