@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../src/config/env.js";
 import { createLlmClient } from "../src/llm/create-llm-client.js";
 import { contenderList } from "../src/eval/contenders.js";
-import { createJudge, parseVerdict } from "../src/eval/judge.js";
+import { createJudge, judgeUserMessage, parseVerdict } from "../src/eval/judge.js";
+import { mockAnswer } from "../src/llm/mock-client.js";
 import { Progress } from "../src/eval/progress.js";
 import { parseQuestions } from "../src/eval/questions.js";
 import { readRecords, type AnswerRecord, type VerdictRecord } from "../src/eval/records.js";
@@ -388,6 +389,26 @@ describe("the report", () => {
     const answers = readRecords(r.jsonl).filter((x): x is AnswerRecord => x.type === "answer");
     expect(answers).toHaveLength(6);
     expect(answers.find((a) => a.contender === "agent:critic" && a.question_id === "q1")).toMatchObject({ ok: true, text: "Answer of critic.", status: "ok", calls: 2 });
+  });
+});
+
+describe("the mock judge (USE_LLM_MOCK=true)", () => {
+  const verdictOf = (q: string, a: string, b: string) =>
+    parseVerdict(mockAnswer({ caller: "eval-judge", model: "m", messages: [{ role: "user", content: judgeUserMessage(q, a, b) }], signal: new AbortController().signal }));
+
+  it("is blind to position and deterministic, and mostly prefers the more complete answer", () => {
+    const flip = { A: "B", B: "A", TIE: "TIE" } as const;
+    let fuller = 0;
+    for (let i = 0; i < 40; i++) {
+      const short = `Answer ${i}: it depends.`;
+      const long = `Answer ${i}: it depends on the load, the budget, the team and the deadline, and each of those can be measured.`;
+      const v = verdictOf(`Question ${i}?`, long, short)!;
+      expect(v).not.toBeNull();
+      expect(verdictOf(`Question ${i}?`, short, long)).toBe(flip[v]);
+      expect(verdictOf(`Question ${i}?`, long, short)).toBe(v);
+      if (v === "A") fuller++;
+    }
+    expect(fuller).toBeGreaterThan(30);
   });
 });
 

@@ -58,7 +58,7 @@ const esc = (t: string) => t.replace(/&/g, "&amp;").replace(/</g, "&lt;").replac
 function ticks(max: number): number[] {
   const raw = max / 4;
   const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw)!;
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw)!;
   return Array.from({ length: Math.ceil(max / step) + 1 }, (_, i) => Number((i * step).toPrecision(6)));
 }
 
@@ -88,13 +88,23 @@ export function chartSvg(stats: ContenderStats[]): string {
   parts.push(`<text x="${(L + W - R) / 2}" y="${H - 8}" text-anchor="middle" font-size="13">${xLabel}</text>`);
   parts.push(`<text transform="translate(16 ${(T + H - B) / 2}) rotate(-90)" text-anchor="middle" font-size="13">win rate vs baseline</text>`);
   const colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"];
-  const labels: { x: number; y: number }[] = [];
+  // Labels are placed right of their point (left near the right edge), moved down while they
+  // would overprint one already placed (about 7 px a character at 12 px).
+  const placed: { x0: number; x1: number; y: number }[] = [];
+  const label = (px: number, py: number, text: string, color: string) => {
+    const w = text.length * 7;
+    const right = px > W - R - w - 12;
+    const x0 = right ? px - 8 - w : px + 8;
+    let ly = py - 8;
+    while (placed.some((p) => p.x0 < x0 + w && x0 < p.x1 && Math.abs(p.y - ly) < 14)) ly += 14;
+    placed.push({ x0, x1: x0 + w, y: ly });
+    parts.push(`<text x="${x0}" y="${ly}" font-size="12" fill="${color}">${esc(text)}</text>`);
+  };
   if (base && priced && base.costPerQuestion !== null) {
     // The baseline sits on its own line, at its own cost.
     const bx = x(base.costPerQuestion);
     parts.push(`<circle cx="${bx}" cy="${y(0.5)}" r="5" fill="#666"><title>${esc(`${base.contender} (baseline): ${usd(base.costPerQuestion)}/question`)}</title></circle>`);
-    labels.push({ x: bx, y: y(0.5) - 8 });
-    parts.push(`<text x="${bx + 8}" y="${y(0.5) - 8}" font-size="12" fill="#666">${esc(base.contender)}</text>`);
+    label(bx, y(0.5), base.contender, "#666");
   }
   rivals.forEach((s, i) => {
     const cx = x(priced ? (s.costPerQuestion ?? 0) : i + 1);
@@ -102,12 +112,7 @@ export function chartSvg(stats: ContenderStats[]): string {
     const color = colors[i % colors.length]!;
     if (s.ci) parts.push(`<line x1="${cx}" x2="${cx}" y1="${y(s.ci[0])}" y2="${y(s.ci[1])}" stroke="${color}" stroke-width="2"/>`);
     parts.push(`<circle cx="${cx}" cy="${cy}" r="5" fill="${color}"><title>${esc(`${s.contender}: ${pct(s.winRate!)}, ${usd(s.costPerQuestion)}/question`)}</title></circle>`);
-    // Contenders at the same spot get their labels stacked, not overprinted.
-    let ly = cy - 8;
-    while (labels.some((l) => Math.abs(l.x - cx) < 120 && Math.abs(l.y - ly) < 14)) ly += 14;
-    labels.push({ x: cx, y: ly });
-    const right = cx > W - R - 130;
-    parts.push(`<text x="${right ? cx - 8 : cx + 8}" y="${ly}" font-size="12" fill="${color}"${right ? ' text-anchor="end"' : ""}>${esc(s.contender)}</text>`);
+    label(cx, cy, s.contender, color);
   });
   parts.push("</svg>");
   return parts.join("\n");

@@ -15,24 +15,10 @@ export interface MockClientOptions {
   random?: () => number;
 }
 
-/** The text the mock answers for a request: the eval's judge, reviewers and the fusion judge by their role, everyone else by persona. */
+/** The text the mock answers for a request: reviewers and the judge by their role, everyone else by persona. */
 export function mockAnswer(req: ChatRequest): string {
   const message = req.messages.filter((m) => m.role === "user").at(-1)?.content ?? "";
-  if (req.caller === "eval-judge") return mockVerdict(message);
   return mockRoleAnswer(req, message) ?? mockText(req);
-}
-
-/**
- * The eval judge (`chorus eval`): prefers the more complete answer, read as the one with more
- * distinct words; within 5 % of each other it is a tie. Deterministic and blind to position.
- */
-function mockVerdict(message: string): string {
-  const answer = (label: string) => new RegExp(`<answer label="${label}">\\n([\\s\\S]*?)\\n</answer>`).exec(message)?.[1] ?? "";
-  const words = (text: string) => new Set(text.toLowerCase().match(/[\p{L}\p{N}']+/gu) ?? []).size;
-  const a = words(answer("A"));
-  const b = words(answer("B"));
-  const verdict = Math.abs(a - b) <= 0.05 * Math.max(a, b) ? "TIE" : a > b ? "A" : "B";
-  return `Answer A covers ${a} distinct words, answer B ${b}; the mock judge prefers the more complete one.\nVERDICT: ${verdict}`;
 }
 
 export function createMockClient(opts: MockClientOptions): LlmClient {
