@@ -140,6 +140,28 @@ describe("contenders", () => {
   });
 });
 
+describe("contender names and keys", () => {
+  it("a malformed contender is refused with what is allowed", () => {
+    expect(() => contenderList("agent:analyst", ["council"])).toThrow('contender "council" must be preset:NAME, strategy:NAME or agent:NAME');
+    expect(() => contenderList("agent:analyst", ["strategy:vote"])).toThrow('strategy "vote" must be one of summarize, council, fusion');
+    expect(() => contenderList("agent:analyst", ["agent:analyst"])).toThrow("give at least one contender besides the baseline");
+  });
+
+  it("sends the API key to a service that needs one, and without it is refused before any call", async () => {
+    const locked = await start({ API_KEYS: "chorus-key-1" });
+    try {
+      script(prefers("critic"));
+      const refused = await runEval(evalOptions({ endpoint: { url: locked.url }, questions: QUESTIONS.slice(0, 1) }));
+      expect(refused).toEqual({ kind: "refused", message: expect.stringMatching(/^dry run for agent:\w+: 401 unauthorized: /) });
+      expect(upstream.calls).toHaveLength(0);
+      const r = await finished(evalOptions({ endpoint: { url: locked.url, key: "chorus-key-1" }, questions: QUESTIONS.slice(0, 1) }));
+      expect(r.critic).toMatchObject({ winRate: 1, answersFailed: 0 });
+    } finally {
+      await locked.close();
+    }
+  });
+});
+
 describe("position bias", () => {
   it("asks each pair twice, with the answers swapped", async () => {
     script(prefers("critic"));
