@@ -154,8 +154,12 @@ export async function runEval(o: EvalOptions): Promise<EvalOutcome> {
       guarded(async () => {
         const mine = answers.get(answerKey(w.contender.name, w.question.id));
         const base = answers.get(answerKey(baseline.name, w.question.id));
-        // Nothing to compare: a failed answer is scored without the judge (see stats.ts).
-        if (!mine?.ok || !base?.ok) return;
+        // Nothing to compare: a failed answer is scored without the judge (see stats.ts). The
+        // item is settled all the same, for the progress bar.
+        if (!mine?.ok || !base?.ok) {
+          counts.verdicts++;
+          return tick();
+        }
         const [a, b] = w.order === "contender_first" ? [mine.text!, base.text!] : [base.text!, mine.text!];
         const r = await judgePair(o.judge, w.question.question, a, b, o.signal);
         const first = w.order === "contender_first" ? "contender" : "baseline";
