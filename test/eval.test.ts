@@ -14,7 +14,9 @@ import { contenderList } from "../src/eval/contenders.js";
 import { createJudge, judgeUserMessage, parseVerdict } from "../src/eval/judge.js";
 import { mockAnswer } from "../src/llm/mock-client.js";
 import { Progress } from "../src/eval/progress.js";
-import { parseQuestions } from "../src/eval/questions.js";
+import { loadQuestions, parseQuestions } from "../src/eval/questions.js";
+import { presets } from "../src/eval/chorus-client.js";
+import { freePort } from "./support/free-port.js";
 import { readRecords, type AnswerRecord, type VerdictRecord } from "../src/eval/records.js";
 import { runEval, type EvalOptions } from "../src/eval/run-eval.js";
 import { fileUpstream } from "./support/file-upstream.js";
@@ -159,6 +161,35 @@ describe("contender names and keys", () => {
     } finally {
       await locked.close();
     }
+  });
+});
+
+describe("bad input and an absent service", () => {
+  it("a question file is checked whole first, naming the line", () => {
+    const bad = (text: string) => () => parseQuestions(text, "q.jsonl");
+    expect(bad('{"id":"a","question":"Why?"}\nnot json\n')).toThrow("q.jsonl:2: not a JSON object");
+    expect(bad('{"id":"a","question":"Why?"}\n{"id":"a","question":"How?"}')).toThrow('q.jsonl:2: id "a" is used twice');
+    expect(bad('{"id":"a","question":"  "}')).toThrow("q.jsonl:1: question: must not be empty");
+    expect(bad('{"id":"a","question":"Why?","answer":"42"}')).toThrow(/q\.jsonl:1: .*answer/);
+    expect(bad("\n\n")).toThrow("q.jsonl: holds no questions");
+    expect(() => loadQuestions("/no/such/file.jsonl")).toThrow("/no/such/file.jsonl: cannot read (ENOENT)");
+    // The shipped set: 30 questions of the four kinds.
+    const shipped = loadQuestions("eval/questions.jsonl");
+    expect(shipped).toHaveLength(30);
+    expect(new Set(shipped.map((q) => q.kind))).toEqual(new Set(["factual", "reasoning", "advice", "writing"]));
+  });
+
+  it("a service that cannot be reached is refused, naming its address", async () => {
+    const url = `http://127.0.0.1:${await freePort()}`;
+    const r = await runEval(evalOptions({ endpoint: { url } }));
+    expect(r).toEqual({ kind: "refused", message: `cannot reach ${url}: ECONNREFUSED` });
+    await expect(presets({ url }, new AbortController().signal)).rejects.toThrow(`cannot reach ${url}: ECONNREFUSED`);
+  });
+
+  it("lists the service's presets, with their agents, for the default contenders", async () => {
+    const list = await presets({ url: chorus.url }, new AbortController().signal);
+    expect(list.map((p) => p.name).sort()).toEqual(["council", "deep", "default", "fast", "fusion"]);
+    expect(list.find((p) => p.name === "default")!.agents[0]).toBe("analyst");
   });
 });
 
