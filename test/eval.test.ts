@@ -428,6 +428,29 @@ describe("--resume", () => {
   });
 });
 
+describe("progress", () => {
+  it("on a terminal redraws one line in place, ending at everything done with calls and money", async () => {
+    const out: string[] = [];
+    const tty = Object.assign(
+      new Writable({
+        write(chunk, _e, cb) {
+          out.push(String(chunk));
+          cb();
+        },
+      }),
+      { isTTY: true },
+    );
+    script(prefers("critic"));
+    await finished(evalOptions({ progress: (total) => new Progress(tty, total) }));
+    const text = out.join("");
+    expect(out[0]).toMatch(/^\r\x1b\[K\[\.{24}\] 0\/6 answers · 0\/6 verdicts · 0:00 elapsed · 0 calls · \$0 spent$/);
+    // 6 runs of 2 calls and 6 judge calls, priced from prompts/prices.json.
+    expect(out.at(-2)).toMatch(/^\r\x1b\[K\[#{24}\] 6\/6 answers · 6\/6 verdicts · \d+:\d\d elapsed · 18 calls · \$0\.\d+ spent$/);
+    expect(out.at(-1)).toBe("\n");
+    expect(text.split("\n")).toHaveLength(2);
+  });
+});
+
 describe("the report", () => {
   it("writes Markdown, a self-contained HTML page with an SVG chart, and the JSONL", async () => {
     script(prefers("critic"));
