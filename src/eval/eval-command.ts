@@ -3,6 +3,8 @@
 // judge model compare each answer with the baseline's in both orders, prints the table and
 // writes the report. Exit status: 0 done, 1 stopped by the cost cap mid-run, 2 refused (bad
 // usage, bad input, over the cost cap, service unreachable), 130 interrupted (Ctrl-C).
+import { relative } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../config/env.js";
 import { PromptError } from "../config/prompts.js";
@@ -15,6 +17,9 @@ import type { LocalChorus } from "./local-chorus.js";
 import { Progress } from "./progress.js";
 import { loadQuestions, QuestionsError } from "./questions.js";
 import { runEval } from "./run-eval.js";
+
+/** The question set shipped with Chorus, found from this file wherever the command runs. */
+const SHIPPED_QUESTIONS = relative(process.cwd(), fileURLToPath(new URL("../../eval/questions.jsonl", import.meta.url))) || ".";
 
 export const EVAL_USAGE = `Usage: chorus eval [options]
 
@@ -30,7 +35,8 @@ Options:
   --key KEY            API key for Chorus (default: $CHORUS_API_KEY)
   --local              start Chorus inside this process on a free 127.0.0.1 port instead,
                        with this environment's settings (the mock LLM unless USE_LLM_MOCK=false)
-  --questions FILE     JSONL of {"id","kind","question"} (default: eval/questions.jsonl)
+  --questions FILE     JSONL of {"id","kind","question"} (default: the shipped
+                       eval/questions.jsonl, 30 questions of four kinds)
   --limit N            only the first N questions
   --contenders a,b     contenders (default: every preset of the service, preset:NAME)
   --baseline SPEC      what the others are compared with (default: agent:<first agent>)
@@ -70,7 +76,7 @@ function parse(argv: string[], env: NodeJS.ProcessEnv): EvalArgs | "help" {
         url: { type: "string" },
         key: { type: "string" },
         local: { type: "boolean", default: false },
-        questions: { type: "string", default: "eval/questions.jsonl" },
+        questions: { type: "string", default: SHIPPED_QUESTIONS },
         limit: { type: "string" },
         contenders: { type: "string" },
         baseline: { type: "string" },
