@@ -513,7 +513,8 @@ function spawnEval(args: string[], env: Record<string, string> = {}): { child: C
   return { child, result, stderr: () => stderr };
 }
 
-describe("chorus eval (spawned, built-in mock LLM, --local)", () => {
+// Child processes that start tsx and a whole Chorus: more room than the default on a busy machine.
+describe("chorus eval (spawned, built-in mock LLM, --local)", { timeout: 60_000 }, () => {
   it("runs the shipped question set, prints the table and writes the report", async () => {
     const out = mkdtempSync(join(tmpdir(), "chorus-eval-cli-"));
     // No contenders named: every preset the service lists, against its default preset's first agent.
