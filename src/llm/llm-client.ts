@@ -20,6 +20,8 @@ export interface ChatRequest {
   temperature?: number;
   maxTokens?: number;
   signal: AbortSignal;
+  /** The caller only keeps the whole text: deltas that arrive together may be yielded joined. */
+  coalesce?: boolean;
   /** Extra HTTP headers for the upstream request (the trace context: `traceparent`). */
   headers?: Record<string, string>;
 }

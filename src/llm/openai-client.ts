@@ -76,21 +76,31 @@ export function createOpenAiClient(opts: OpenAiClientOptions): LlmClient {
           // A garbage body without event breaks would otherwise be buffered whole.
           unparsed = events.length ? 0 : unparsed + piece.length;
           if (unparsed > MAX_EVENT_CHARS) throw new CallError("bad_response", "upstream LLM sent an oversized stream event");
+          let joined = ""; // req.coalesce: this read's deltas, yielded as one
           for (const data of events) {
             if (done || data.startsWith("[DONE]")) {
               done = true;
               continue;
             }
             const chunk = JSON.parse(data) as (ChatCompletionChunk & { error?: unknown }) | null;
-            if (chunk?.error) throw new CallError("upstream_error", "upstream LLM reported an error mid-stream");
+            if (chunk?.error) {
+              if (joined) yield { type: "delta", text: joined }; // what came before the error counts
+              throw new CallError("upstream_error", "upstream LLM reported an error mid-stream");
+            }
             // The usage chunk has `choices: []`.
             const text = chunk?.choices?.[0]?.delta?.content;
             if (text) {
               produced = true;
-              yield { type: "delta", text };
+              if (req.coalesce) joined += text;
+              else yield { type: "delta", text };
             }
-            if (chunk?.usage) yield { type: "usage", usage: chunk.usage };
+            if (chunk?.usage) {
+              if (joined) yield { type: "delta", text: joined };
+              joined = "";
+              yield { type: "usage", usage: chunk.usage };
+            }
           }
+          if (joined) yield { type: "delta", text: joined };
         }
       } catch (err) {
         if (req.signal.aborted) throw req.signal.reason;

@@ -53,7 +53,7 @@ export async function runAgents(ctx: RunContext, userMessage: string = ctx.input
         runSignal: input.signal,
         cut: stragglers.signal,
         trace: input.trace,
-        onDelta: input.streamAgents ? (delta) => emit("agent_delta", { agent: agent.name, delta, ...r }) : () => {},
+        ...(input.streamAgents ? { onDelta: (delta: string) => emit("agent_delta", { agent: agent.name, delta, ...r }) } : {}),
       });
       const result: AgentResult = { agent: agent.name, status: "ok", output: text, latency_ms: since(a0) };
       if (usage) result.usage = usage;

@@ -21,7 +21,9 @@ export interface Call {
   runSignal: AbortSignal;
   /** Aborted with a CallError to cut this call short (the fan-out deadline). */
   cut?: AbortSignal;
-  onDelta: (text: string) => void;
+  /** Each piece of text as it arrives; absent when the caller only wants the whole text, and then
+   * the deltas that arrive in one network read may come joined (one step per read, not per token). */
+  onDelta?: (text: string) => void;
   trace?: RunTrace;
 }
 
@@ -85,6 +87,7 @@ export async function guardedCall(deps: FanOutDeps, call: Call): Promise<{ text:
         // Always a bound (LLM_MAX_TOKENS by default): it makes the cost estimate a true ceiling.
         maxTokens: call.prompt.settings.max_tokens ?? settings.maxTokens,
         signal,
+        ...(call.onDelta ? {} : { coalesce: true }),
         ...(span ? { headers: span.headers } : {}),
       };
       // Hedging (LLM_HEDGE) sends a second attempt when the first token is late; never on an
@@ -101,7 +104,7 @@ export async function guardedCall(deps: FanOutDeps, call: Call): Promise<{ text:
             watchdog = setTimeout(() => trip(`no token for ${settings.stallTimeoutMs} ms`), settings.stallTimeoutMs);
           }
           text += chunk.text;
-          call.onDelta(chunk.text);
+          call.onDelta?.(chunk.text);
         } else upstreamUsage = chunk.usage;
       }
     });

@@ -44,7 +44,6 @@ export async function runJudge(ctx: RunContext, answers: { agent: string; output
       firstTokenTimeoutMs: deps.settings.firstTokenTimeoutMs,
       runSignal: input.signal,
       trace: input.trace,
-      onDelta: () => {},
     });
     ctx.charge(target.model, res.usage);
     text = res.text;

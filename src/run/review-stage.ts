@@ -105,7 +105,6 @@ export async function runReviews(ctx: RunContext, answers: { agent: string; outp
         firstTokenTimeoutMs: deps.settings.firstTokenTimeoutMs,
         runSignal: input.signal,
         trace: input.trace,
-        onDelta: () => {},
       }));
     } catch (err) {
       const e = err as CallError;
