@@ -31,11 +31,13 @@ import { createMetrics } from "./observability/metrics.js";
 import { createRunTracer } from "./observability/tracing.js";
 import type { FanOutDeps } from "./run/fan-out.js";
 import { RunRegistry } from "./run/run-registry.js";
-import { withConversations } from "./run/conversation-runner.js";
+import { turnRecorder, withConversations } from "./run/conversation-runner.js";
+import { createWaitingRuns } from "./run/waiting-runs.js";
 import { createRunner, type Runner } from "./run/runner.js";
 import { memoryConversations, redisConversations } from "./store/conversations.js";
 import { connectRedis } from "./store/redis-client.js";
 import { RedisRuns } from "./store/redis-runs.js";
+import { memoryRuns, type RunStore } from "./store/runs.js";
 
 export interface AppDeps {
   config: Config;
@@ -62,17 +64,27 @@ export interface Chorus {
 
 export function createApp({ config, prompts, llm, logger, env = process.env, tracerProvider }: AppDeps): Chorus {
   const state = { draining: false };
-  const store = config.REDIS_URL ? connectRedis(config.REDIS_URL, (err) => logger.warn({ err: err.message }, "redis error")) : undefined;
-  const shared = store && new RedisRuns(store.redis, store.sub, config.RUN_RETENTION_S, (what, err) =>
-    logger.warn({ err: (err as Error).message, what }, "redis unavailable"),
-  );
+  const store = config.REDIS_URL
+    ? connectRedis(config.REDIS_URL, (err) => logger.warn({ err: err.message }, "redis error"), config.REDIS_CLUSTER)
+    : undefined;
+  // The one place the kind of run store is chosen.
+  const runStore: RunStore = store
+    ? new RedisRuns(store.redis, store.sub, {
+        retentionS: config.RUN_RETENTION_S,
+        leaseMs: config.RUN_LEASE_MS,
+        onError: (what, err) => logger.warn({ err: (err as Error).message, what }, "redis unavailable"),
+      })
+    : memoryRuns();
   const registry = new RunRegistry({
     retentionS: config.RUN_RETENTION_S,
     maxRetained: config.MAX_RETAINED_RUNS,
     orphanGraceMs: config.RUN_ORPHAN_GRACE_MS,
-    shared,
+    onDisconnect: config.ON_DISCONNECT,
+    store: runStore,
+    sweepMs: store ? Math.max(100, Math.round(config.RUN_LEASE_MS / 2)) : 0,
   });
   const limit = pLimit(config.MAX_CONCURRENT_LLM_CALLS);
+  const waiting = createWaitingRuns();
   const metrics = createMetrics({ prices: config.prices });
   const fanOut: FanOutDeps = {
     llm,
@@ -81,6 +93,7 @@ export function createApp({ config, prompts, llm, logger, env = process.env, tra
     summarizerTargets: [promptTarget(config, prompts.summarizer.settings, "summarizer", env), ...fallbackTargets(config, env)],
     budgets: createUpstreamBudgets(),
     limit,
+    waiting,
     prices: config.prices,
     onCall: metrics.call,
     ...(tracerProvider ? { tracer: createRunTracer(tracerProvider) } : {}),
@@ -92,14 +105,15 @@ export function createApp({ config, prompts, llm, logger, env = process.env, tra
       stallTimeoutMs: config.AGENT_STALL_TIMEOUT_MS,
       fanOutDeadlineMs: config.FANOUT_DEADLINE_MS,
       minAgentsOk: config.MIN_AGENTS_OK,
+      maxOutputChars: config.MAX_OUTPUT_CHARS,
     },
   };
   const conversations = store ? redisConversations(store.redis, config.CONVERSATION_TTL_S) : memoryConversations(config.CONVERSATION_TTL_S);
+  const recordTurn = turnRecorder(conversations, (err) => logger.warn({ err: (err as Error).message }, "could not record a conversation turn"));
   const runner = withConversations(
-    createRunner(fanOut, registry, logger, metrics.runs),
+    createRunner(fanOut, registry, logger, metrics.runs, recordTurn, config.ON_DISCONNECT),
     conversations,
     { maxTurns: config.HISTORY_MAX_TURNS, maxChars: config.HISTORY_MAX_CHARS },
-    (err) => logger.warn({ err: (err as Error).message }, "could not record a conversation turn"),
   );
   const budget = { points: config.RATE_LIMIT_POINTS, duration: config.RATE_LIMIT_WINDOW_S };
   // With Redis the budget is shared by every replica; the in-memory insurance limiter takes
@@ -128,9 +142,9 @@ export function createApp({ config, prompts, llm, logger, env = process.env, tra
     // Probed at most every 5 s, however often the orchestrator asks.
     llm: cachedFor(5000, llmProbe(config, [...fanOut.agentTargets.values(), ...fanOut.summarizerTargets])),
   };
-  if (shared) {
+  if (store) {
     readiness.redis = () =>
-      shared.ping().then(
+      runStore.ping().then(
         () => "ok",
         (e: Error) => `unreachable: ${e.message}`,
       );
@@ -159,8 +173,8 @@ export function createApp({ config, prompts, llm, logger, env = process.env, tra
   app.post("/v1/chat/completions", limited);
 
   const streams = metrics.countStreams(createStreamQuota(config.MAX_STREAMS_PER_CLIENT));
-  // Queued calls beyond MAX_QUEUED_RUNS runs' worth of fan-out.
-  const overloaded = () => limit.pendingCount >= config.MAX_QUEUED_RUNS * (prompts.agents.length + 1);
+  // MAX_QUEUED_RUNS runs already wait for upstream capacity.
+  const overloaded = () => waiting.count >= config.MAX_QUEUED_RUNS;
   app.route(
     "/",
     processRoutes({
@@ -196,6 +210,9 @@ export function createApp({ config, prompts, llm, logger, env = process.env, tra
     runner,
     state,
     connect: async (ms) => (store ? store.ready(ms) : true),
-    close: () => shared?.close(),
+    close: () => {
+      registry.close();
+      runStore.close();
+    },
   };
 }

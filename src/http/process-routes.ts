@@ -100,6 +100,7 @@ export function processRoutes(deps: ProcessRoutesDeps) {
           agents: req.agents,
           streamAgents: req.stream_agents,
           conversationId: req.conversation_id,
+          onDisconnect: req.on_disconnect,
           requestId: c.get("requestId"),
           traceContext: { traceparent: c.req.header("traceparent"), tracestate: c.req.header("tracestate") },
         });

@@ -8,11 +8,15 @@ import type { Emit } from "./events.js";
 import { RunAbort, since, type AgentResult, type RunOutcome, type SummarizerOutcome } from "./outcome.js";
 import { runSummary } from "./summary-stage.js";
 import { summarizerUserMessage } from "./summarizer-prompt.js";
+import { resumeAgents, type Resume } from "./takeover.js";
 
 export type { FanOutDeps, FanOutInput, FanOutSettings } from "./context.js";
 
-/** Runs the whole fan-out, emitting events; the last one emitted is `done` or `error`. */
-export async function runFanOut(deps: FanOutDeps, input: FanOutInput, emit: Emit): Promise<RunOutcome> {
+/**
+ * Runs the whole fan-out, emitting events; the last one emitted is `done` or `error`.
+ * `resume`: carrying on a run another replica died holding (takeover.ts).
+ */
+export async function runFanOut(deps: FanOutDeps, input: FanOutInput, emit: Emit, resume?: Resume): Promise<RunOutcome> {
   const t0 = performance.now();
   const ctx = createRunContext(deps, input, emit);
   let summarizer: SummarizerOutcome | undefined;
@@ -25,8 +29,8 @@ export async function runFanOut(deps: FanOutDeps, input: FanOutInput, emit: Emit
     return fail(reason instanceof RunAbort ? reason.code : "cancelled", (reason as Error).message, agents);
   };
 
-  emit("start", { message_id: input.messageId, agents: input.agents.map((a) => a.name) });
-  const results = await runAgents(ctx);
+  if (!resume?.started) emit("start", { message_id: input.messageId, agents: input.agents.map((a) => a.name) });
+  const results = resume ? await resumeAgents(ctx, resume) : await runAgents(ctx);
   if (input.signal.aborted) return aborted(results);
 
   const ok = results.filter((r) => r.status === "ok");
@@ -35,6 +39,9 @@ export async function runFanOut(deps: FanOutDeps, input: FanOutInput, emit: Emit
     return fail("not_enough_agents", `${ok.length} agent(s) answered, ${deps.settings.minAgentsOk} needed for a summary`, results);
   }
 
+  if (resume?.summaryStarted) {
+    emit("summary_restart", { reason: { code: "upstream_error", message: "the replica writing the summary went away; it starts over" } });
+  }
   const summary = await runSummary(ctx, summarizerUserMessage(input.message, results));
   summarizer = summary.outcome;
   if (summary.text === undefined) {

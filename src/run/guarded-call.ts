@@ -8,6 +8,7 @@ import type { UpstreamTarget } from "../llm/upstream-target.js";
 import type { RunTrace } from "../observability/tracing.js";
 import type { FanOutDeps } from "./context.js";
 import { since, type CallRecord } from "./outcome.js";
+import { codePoints } from "../text/code-points.js";
 import { countUsage } from "./usage.js";
 
 export interface Call {
@@ -60,6 +61,7 @@ export async function guardedCall(deps: FanOutDeps, call: Call): Promise<{ text:
   });
   const cap = setTimeout(() => trip(`no complete answer within ${call.timeoutMs} ms`), call.timeoutMs);
   let watchdog: NodeJS.Timeout | undefined;
+  let leaveQueue: (() => void) | undefined;
   const failure = (err: unknown): CallError => {
     if (call.runSignal.aborted) return new CallError("cancelled", "the run was cancelled");
     if (call.cut?.aborted) return call.cut.reason as CallError;
@@ -69,7 +71,11 @@ export async function guardedCall(deps: FanOutDeps, call: Call): Promise<{ text:
   };
   try {
     if (call.target.rpm > 0) await deps.budgets.acquire(call.target, signal);
+    // Counted as waiting until a slot is free or the call is given up (p-limit keeps it queued).
+    leaveQueue = deps.waiting?.enter(call.runSignal);
+    if (leaveQueue) signal.addEventListener("abort", leaveQueue, { once: true });
     await deps.limit(async () => {
+      leaveQueue?.();
       if (signal.aborted) throw signal.reason;
       watchdog = setTimeout(() => trip(`no first token within ${call.firstTokenTimeoutMs} ms`), call.firstTokenTimeoutMs);
       const stream = deps.llm.stream({
@@ -93,17 +99,25 @@ export async function guardedCall(deps: FanOutDeps, call: Call): Promise<{ text:
             watchdog = setTimeout(() => trip(`no token for ${settings.stallTimeoutMs} ms`), settings.stallTimeoutMs);
           }
           text += chunk.text;
+          // MAX_OUTPUT_CHARS bounds what one call may make the run hold, whatever the upstream sends.
+          if (text.length > settings.maxOutputChars && codePoints(text) > settings.maxOutputChars) {
+            const over = new CallError("bad_response", `the answer passed MAX_OUTPUT_CHARS (${settings.maxOutputChars} characters)`);
+            guard.abort(over);
+            throw over;
+          }
           call.onDelta(chunk.text);
         } else upstreamUsage = chunk.usage;
       }
     });
   } catch (err) {
+    leaveQueue?.();
     const e = failure(err);
     // A fresh error: `e` may be shared (the fan-out deadline's reason cuts several calls).
     throw new CallError(e.code, e.message, { text, usage: report(e.code) });
   } finally {
     clearTimeout(cap);
     clearTimeout(watchdog);
+    if (leaveQueue) signal.removeEventListener("abort", leaveQueue);
     sources.forEach((s, i) => s.removeEventListener("abort", forwarders[i]!));
   }
   return { text, usage: report("ok") };

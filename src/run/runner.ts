@@ -1,12 +1,15 @@
 // Starts runs: resolves the agents, runs the fan-out into the run's event log, and logs one
-// line per run. The HTTP routes (process, OpenAI-compatible) call only `start`.
+// line per run. The same path carries on a run taken over from a replica that died. The HTTP
+// routes (process, OpenAI-compatible) call only `start`.
 import type { Logger } from "pino";
 import type { ChatMessage } from "../llm/llm-client.js";
 import type { TraceCarrier } from "../observability/tracing.js";
+import type { OnDisconnect, StoredRequest } from "../store/runs.js";
 import { runFanOut, type FanOutDeps } from "./fan-out.js";
-import type { Emit } from "./events.js";
+import type { Emit, RunEvent } from "./events.js";
 import type { RunObserver, RunOutcome } from "./outcome.js";
 import type { Run, RunHandle, RunRegistry } from "./run-registry.js";
+import { resumeFrom } from "./takeover.js";
 
 export interface RunRequest {
   messageId: string;
@@ -17,6 +20,10 @@ export interface RunRequest {
   history?: ChatMessage[];
   /** Continue this conversation (see conversation-runner.ts). */
   conversationId?: string;
+  /** The place in the conversation reserved for this run's turn (set by conversation-runner.ts). */
+  conversation?: { id: string; seq: number };
+  /** What the run does when its last client leaves; default ON_DISCONNECT. */
+  onDisconnect?: OnDisconnect;
   /** The X-Request-Id of the request that started the run: on each of the run's log lines. */
   requestId?: string;
   /** The W3C trace context (traceparent, tracestate) of that request: the run's span is its child. */
@@ -28,20 +35,32 @@ export interface Runner {
   start(req: RunRequest): Promise<{ run: RunHandle; joined: boolean }>;
 }
 
-export function createRunner(fanOut: FanOutDeps, registry: RunRegistry, logger: Logger, observer?: RunObserver): Runner {
-  const agentsByName = new Map(fanOut.prompts.agents.map((a) => [a.name, a]));
+/** Records a finished run's conversation turn (conversation-runner.ts). */
+export type RecordTurn = (conversation: { id: string; seq: number }, turn: { message_id: string; message: string; summary: string; status: "ok" | "partial" }) => Promise<void>;
 
-  const execute = async (run: Run, req: RunRequest) => {
+export function createRunner(
+  fanOut: FanOutDeps,
+  registry: RunRegistry,
+  logger: Logger,
+  observer?: RunObserver,
+  recordTurn?: RecordTurn,
+  defaultOnDisconnect: OnDisconnect = "cancel",
+): Runner {
+  const agentsByName = new Map(fanOut.prompts.agents.map((a) => [a.name, a]));
+  const traces = new WeakMap<StoredRequest, TraceCarrier>();
+
+  const execute = async (run: Run, req: StoredRequest, prior?: RunEvent[]) => {
     const agents = req.agents ? req.agents.map((n) => agentsByName.get(n)!) : fanOut.prompts.agents;
     const emit: Emit = (event, data) => run.log.append(event, data);
-    const trace = fanOut.tracer?.startRun(run.id, agents.length, req.traceContext);
+    const trace = fanOut.tracer?.startRun(run.id, agents.length, traces.get(req));
     const input = { ...req, agents, signal: run.controller.signal, trace };
     // Made only when a line will be written: a child logger per run costs on the hot path.
     const log = () => logger.child({ message_id: run.id, request_id: req.requestId });
     let outcome: RunOutcome | undefined;
     observer?.started();
     try {
-      outcome = await runFanOut(fanOut, input, emit);
+      if (prior && logger.isLevelEnabled("info")) log().info({ events: prior.length }, "run taken over");
+      outcome = await runFanOut(fanOut, input, emit, prior ? resumeFrom(prior) : undefined);
       if (logger.isLevelEnabled("info")) log().info(
         {
           status: outcome.status,
@@ -60,6 +79,11 @@ export function createRunner(fanOut: FanOutDeps, registry: RunRegistry, logger: 
         },
         "run finished",
       );
+      const end = run.log.events[run.log.events.length - 1];
+      // Only once `done` is kept by the store: a replica that lost the run never records its turn.
+      if (req.conversation && recordTurn && end?.event === "done" && (await run.log.settled())) {
+        await recordTurn(req.conversation, { message_id: run.id, message: req.message, summary: end.data.summary, status: end.data.status });
+      }
     } catch (err) {
       // runFanOut does not throw by design; if it ever does, the stream still ends cleanly.
       log().error({ err }, "run crashed");
@@ -69,8 +93,13 @@ export function createRunner(fanOut: FanOutDeps, registry: RunRegistry, logger: 
       trace?.end(outcome);
     }
   };
+  registry.bind(execute);
 
   return {
-    start: (req) => registry.start(req.messageId, req.message, (run) => execute(run, req)),
+    start: ({ traceContext, conversationId: _, ...rest }) => {
+      const req: StoredRequest = { ...rest, onDisconnect: rest.onDisconnect ?? defaultOnDisconnect };
+      if (traceContext) traces.set(req, traceContext);
+      return registry.start(req);
+    },
   };
 }
