@@ -10,6 +10,7 @@ import type { FanOutDeps } from "./context.js";
 import { since, type CallRecord } from "./outcome.js";
 import { codePoints } from "../text/code-points.js";
 import { countUsage } from "./usage.js";
+import type { WaitingRuns } from "./waiting-runs.js";
 
 export interface Call {
   caller: string;
@@ -61,7 +62,7 @@ export async function guardedCall(deps: FanOutDeps, call: Call): Promise<{ text:
   });
   const cap = setTimeout(() => trip(`no complete answer within ${call.timeoutMs} ms`), call.timeoutMs);
   let watchdog: NodeJS.Timeout | undefined;
-  let leaveQueue: (() => void) | undefined;
+  let queued: ReturnType<WaitingRuns["enter"]> | undefined;
   const failure = (err: unknown): CallError => {
     if (call.runSignal.aborted) return new CallError("cancelled", "the run was cancelled");
     if (call.cut?.aborted) return call.cut.reason as CallError;
@@ -72,10 +73,10 @@ export async function guardedCall(deps: FanOutDeps, call: Call): Promise<{ text:
   try {
     if (call.target.rpm > 0) await deps.budgets.acquire(call.target, signal);
     // Counted as waiting until a slot is free or the call is given up (p-limit keeps it queued).
-    leaveQueue = deps.waiting?.enter(call.runSignal);
-    if (leaveQueue) signal.addEventListener("abort", leaveQueue, { once: true });
+    queued = deps.waiting?.enter(call.runSignal);
+    if (queued) signal.addEventListener("abort", queued.done, { once: true });
     await deps.limit(async () => {
-      leaveQueue?.();
+      queued?.served();
       if (signal.aborted) throw signal.reason;
       watchdog = setTimeout(() => trip(`no first token within ${call.firstTokenTimeoutMs} ms`), call.firstTokenTimeoutMs);
       const stream = deps.llm.stream({
@@ -110,14 +111,16 @@ export async function guardedCall(deps: FanOutDeps, call: Call): Promise<{ text:
       }
     });
   } catch (err) {
-    leaveQueue?.();
     const e = failure(err);
     // A fresh error: `e` may be shared (the fan-out deadline's reason cuts several calls).
     throw new CallError(e.code, e.message, { text, usage: report(e.code) });
   } finally {
     clearTimeout(cap);
     clearTimeout(watchdog);
-    if (leaveQueue) signal.removeEventListener("abort", leaveQueue);
+    if (queued) {
+      queued.done();
+      signal.removeEventListener("abort", queued.done);
+    }
     sources.forEach((s, i) => s.removeEventListener("abort", forwarders[i]!));
   }
   return { text, usage: report("ok") };
