@@ -1,0 +1,225 @@
+// Replicas that die mid-run: three Chorus processes on one Redis (and on a three-master Redis
+// Cluster), runs at concurrency 30, one replica SIGKILLed every ten seconds and started again.
+// Every client follows its run to the end, reconnecting to any replica with Last-Event-ID
+// whenever its connection drops; the mock upstream counts every agent call.
+// KILL_TEST_DURATION_S (default 20) sets how long runs are started; KILL_TEST_CONCURRENCY (30).
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chorusProcess, type ChorusProcess } from "./support/chorus-process.js";
+import { callerOf, startMockUpstream, type ChatBody, type MockUpstream } from "./support/mock-upstream.js";
+import { startRedis, startRedisCluster } from "./support/redis-server.js";
+import { parseSse, type SseEvent } from "./support/sse-client.js";
+
+const DURATION_MS = Number(process.env.KILL_TEST_DURATION_S ?? 20) * 1000;
+const CONCURRENCY = Number(process.env.KILL_TEST_CONCURRENCY ?? 30);
+const KILL_EVERY_MS = 10_000;
+/** A run that has not ended this long after it started is counted lost. */
+const RUN_BOUND_MS = 90_000;
+const LEASE_MS = 2000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const runOf = (body: ChatBody) => /kill-test ([\w-]+)/.exec(body.messages.map((m) => m.content).join("\n"))?.[1] ?? "?";
+
+interface Followed {
+  id: string;
+  events: SseEvent[];
+  reconnects: number;
+  lost?: string;
+}
+
+/** Reads one SSE response into `events` until it ends or breaks; true when a terminal event came. */
+async function readInto(res: Response, out: SseEvent[]): Promise<boolean> {
+  if (!res.body) return false;
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let buf = "";
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      buf += decoder.decode(value, { stream: true });
+      const parsed = parseSse(buf);
+      buf = parsed.rest;
+      out.push(...parsed.events);
+    }
+  } catch {
+    // The replica died under us: follow again elsewhere.
+  }
+  const end = out[out.length - 1]?.event;
+  return end === "done" || end === "error";
+}
+
+/** A client that starts a run and follows it to its end, on whichever replica answers. */
+async function followRun(replicas: ChorusProcess[], id: string, onDisconnect: "cancel" | "continue"): Promise<Followed> {
+  const body = JSON.stringify({ message: `kill-test ${id}: explain leases`, message_id: id, on_disconnect: onDisconnect });
+  const f: Followed = { id, events: [], reconnects: 0 };
+  const t0 = Date.now();
+  const pick = () => replicas[Math.floor(Math.random() * replicas.length)]!;
+  let post = true;
+  while (Date.now() - t0 < RUN_BOUND_MS) {
+    const at = pick();
+    const lastId = f.events[f.events.length - 1]?.id ?? 0;
+    try {
+      const res = post
+        ? await fetch(`${at.url}/api/process`, { method: "POST", headers: { "content-type": "application/json" }, body })
+        : await fetch(`${at.url}/api/process/${id}/events`, { headers: { "last-event-id": String(lastId) } });
+      if (res.status === 404 && lastId === 0) post = true; // never claimed: start it again
+      else if (res.status === 200) {
+        post = false;
+        if (await readInto(res, f.events)) return f;
+      } else await res.body?.cancel();
+    } catch {
+      // Connection refused or reset: that replica is down.
+      if (!post || lastId > 0) post = false;
+    }
+    f.reconnects++;
+    await sleep(150);
+  }
+  f.lost = `no terminal event within ${RUN_BOUND_MS} ms`;
+  return f;
+}
+
+interface Figures {
+  runs: number;
+  kills: number;
+  takeovers: number;
+  reconnects: number;
+  /** Agent calls made again although their end was logged (must be 0). */
+  repeatedLoggedCalls: number;
+  /** Agent answers that came back in the instant before the SIGKILL, unlogged, so made again. */
+  lostInCrashWindow: number;
+}
+
+async function killTest(redisUrl: string, cluster: boolean, upstream: MockUpstream): Promise<{ figures: Figures; runs: Followed[] }> {
+  const env = {
+    USE_LLM_MOCK: "false",
+    LLM_BASE_URL: upstream.url,
+    LLM_KEY: "sk-kill",
+    LLM_MAX_RETRIES: "0",
+    REDIS_URL: redisUrl,
+    REDIS_CLUSTER: String(cluster),
+    RUN_LEASE_MS: String(LEASE_MS),
+    MAX_CONCURRENT_LLM_CALLS: "200",
+  };
+  const replicas = await Promise.all([0, 1, 2].map(() => chorusProcess(env)));
+  let kills = 0;
+  const runs: Followed[] = [];
+  try {
+    const t0 = Date.now();
+    let seq = 0;
+    const killer = (async () => {
+      for (let at = KILL_EVERY_MS / 2; at < DURATION_MS; at += KILL_EVERY_MS) {
+        await sleep(t0 + at - Date.now());
+        const victim = replicas[kills % replicas.length]!;
+        await victim.kill();
+        kills++;
+        await victim.start();
+      }
+    })();
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async (_, w) => {
+        while (Date.now() - t0 < DURATION_MS) {
+          const id = `kt-${cluster ? "c" : "s"}-${w}-${++seq}-${t0}`;
+          runs.push(await followRun(replicas, id, seq % 2 ? "continue" : "cancel"));
+        }
+      }),
+    );
+    await killer;
+  } finally {
+    await Promise.all(replicas.map((r) => r.kill()));
+  }
+
+  // Counted at the mock upstream: per run and agent, the calls made, and those that completed.
+  const calls = new Map<string, { made: number; completed: number }>();
+  for (const c of upstream.calls) {
+    const who = callerOf(c.body);
+    if (who === "moderator") continue;
+    const k = `${runOf(c.body)}/${who}`;
+    const n = calls.get(k) ?? { made: 0, completed: 0 };
+    n.made++;
+    if (c.closedAt !== undefined && !c.aborted) n.completed++;
+    calls.set(k, n);
+  }
+  let repeatedLoggedCalls = 0;
+  let lostInCrashWindow = 0;
+  let takeovers = 0;
+  for (const r of runs) {
+    const reruns = new Map<string, number>();
+    for (const e of r.events.filter((e) => e.event === "takeover")) {
+      takeovers++;
+      for (const a of e.data.rerun as string[]) reruns.set(a, (reruns.get(a) ?? 0) + 1);
+    }
+    for (const agent of ["analyst", "critic", "explainer"]) {
+      const n = calls.get(`${r.id}/${agent}`) ?? { made: 0, completed: 0 };
+      // Beyond the first, a call is allowed only where a takeover found no logged end for it.
+      repeatedLoggedCalls += Math.max(0, n.made - 1 - (reruns.get(agent) ?? 0));
+      lostInCrashWindow += Math.max(0, n.completed - 1);
+    }
+  }
+  const figures = { runs: runs.length, kills, takeovers, reconnects: runs.reduce((s, r) => s + r.reconnects, 0), repeatedLoggedCalls, lostInCrashWindow };
+  return { figures, runs };
+}
+
+function expectOneCleanStreamEach(runs: Followed[]) {
+  for (const r of runs) {
+    expect(r.lost, `${r.id}: ${r.lost}`).toBeUndefined();
+    const ids = r.events.map((e) => e.id!);
+    expect(ids.every((id, i) => i === 0 || id > ids[i - 1]!), `${r.id}: ids ${ids.join(",")}`).toBe(true);
+    const terminals = r.events.filter((e) => e.event === "done" || e.event === "error");
+    expect(terminals, r.id).toHaveLength(1);
+    expect(r.events[r.events.length - 1], r.id).toBe(terminals[0]);
+    // Nothing fails at the upstream here: every run ends with its summary.
+    expect(terminals[0]!.event, `${r.id}: ${JSON.stringify(terminals[0]!.data)}`).toBe("done");
+    // Every agent ended once in the stream the client saw, whatever replica wrote it.
+    const ended = r.events.filter((e) => e.event === "agent_done" || e.event === "agent_error").map((e) => e.data.agent);
+    expect(new Set(ended).size, r.id).toBe(ended.length);
+  }
+}
+
+const slowUpstream = (upstream: MockUpstream) =>
+  upstream.setPlanner((b) =>
+    callerOf(b) === "moderator"
+      ? { tokens: Array.from({ length: 10 }, (_, i) => `s${i} `), tokenDelayMs: 40 }
+      : { tokens: Array.from({ length: 12 }, (_, i) => `a${i} `), tokenDelayMs: 70 },
+  );
+
+const timeout = DURATION_MS + RUN_BOUND_MS + 60_000;
+
+describe("a replica SIGKILLed every ten seconds", () => {
+  let upstream: MockUpstream;
+  beforeAll(async () => {
+    upstream = await startMockUpstream();
+  });
+  afterAll(() => upstream.close());
+
+  it("on one Redis: every run ends once, in one stream with increasing ids; no logged agent call is made twice", { timeout }, async () => {
+    const redis = await startRedis();
+    try {
+      upstream.calls.length = 0;
+      slowUpstream(upstream);
+      const { figures, runs } = await killTest(redis.url, false, upstream);
+      console.log(`kill test, one Redis: ${JSON.stringify(figures)}`);
+      expect(figures.kills).toBeGreaterThanOrEqual(Math.floor(DURATION_MS / KILL_EVERY_MS));
+      expect(figures.takeovers).toBeGreaterThan(0);
+      expect(figures.repeatedLoggedCalls).toBe(0);
+      expectOneCleanStreamEach(runs);
+    } finally {
+      await redis.stop();
+    }
+  });
+
+  it("on a three-master Redis Cluster: the same", { timeout }, async () => {
+    const cluster = await startRedisCluster();
+    try {
+      upstream.calls.length = 0;
+      slowUpstream(upstream);
+      const { figures, runs } = await killTest(cluster.url, true, upstream);
+      console.log(`kill test, Redis Cluster: ${JSON.stringify(figures)}`);
+      expect(figures.kills).toBeGreaterThanOrEqual(Math.floor(DURATION_MS / KILL_EVERY_MS));
+      expect(figures.takeovers).toBeGreaterThan(0);
+      expect(figures.repeatedLoggedCalls).toBe(0);
+      expectOneCleanStreamEach(runs);
+    } finally {
+      await cluster.stop();
+    }
+  });
+});
