@@ -181,7 +181,8 @@ describe("load and overload", () => {
   });
 
   it("answers 503 overloaded with Retry-After when too many runs wait for upstream capacity", async () => {
-    chorus = await start({ MAX_CONCURRENT_LLM_CALLS: "1", MAX_QUEUED_RUNS: "1" });
+    // The first run's three agents take every slot; the second run waits; the third is refused.
+    chorus = await start({ MAX_CONCURRENT_LLM_CALLS: "3", MAX_QUEUED_RUNS: "1" });
     upstream.setPlanner(() => ({ ttftMs: 300 }));
     const a = run();
     await new Promise((r) => setTimeout(r, 50));
