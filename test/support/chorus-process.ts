@@ -1,12 +1,15 @@
 // Chorus as a real child process (src/index.ts through tsx) on a fixed loopback port, so a test
 // can SIGKILL it and start it again at the same address: a replica that dies and comes back.
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { freePort } from "./free-port.js";
 
 export interface ChorusProcess {
   url: string;
   /** Live between start() and kill(). */
   readonly alive: boolean;
+  /** The process's resident set size now, in bytes (Linux /proc). */
+  rss(): number;
   start(): Promise<void>;
   /** SIGKILL: no drain, no last writes. */
   kill(): Promise<void>;
@@ -49,6 +52,10 @@ export async function chorusProcess(env: Record<string, string>): Promise<Chorus
       await exited;
     },
     output: () => out,
+    rss: () => {
+      const status = self.alive ? readFileSync(`/proc/${proc!.pid}/status`, "utf8") : "";
+      return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+    },
   };
   await self.start();
   return self;
