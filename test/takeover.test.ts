@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chorusProcess, type ChorusProcess } from "./support/chorus-process.js";
 import { callerOf, startMockUpstream, type ChatBody, type MockUpstream } from "./support/mock-upstream.js";
 import { startRedis, startRedisCluster } from "./support/redis-server.js";
-import { parseSse, type SseEvent } from "./support/sse-client.js";
+import { parseSse, readSse, type SseEvent } from "./support/sse-client.js";
 
 const DURATION_MS = Number(process.env.KILL_TEST_DURATION_S ?? 20) * 1000;
 const CONCURRENCY = Number(process.env.KILL_TEST_CONCURRENCY ?? 30);
@@ -183,6 +183,63 @@ const slowUpstream = (upstream: MockUpstream) =>
   );
 
 const timeout = DURATION_MS + RUN_BOUND_MS + 60_000;
+
+describe("a replica paused past its lease, then woken (fencing)", () => {
+  it("has its late writes refused: the client sees the new owner's run only, once", { timeout: 60_000 }, async () => {
+    const redis = await startRedis();
+    const upstream = await startMockUpstream((b) =>
+      callerOf(b) === "moderator" ? {} : { tokens: Array.from({ length: 20 }, (_, i) => `a${i} `), tokenDelayMs: 100 },
+    );
+    const env = { USE_LLM_MOCK: "false", LLM_BASE_URL: upstream.url, LLM_KEY: "sk-f", LLM_MAX_RETRIES: "0", REDIS_URL: redis.url, RUN_LEASE_MS: "1000" };
+    const [a, b] = await Promise.all([chorusProcess(env), chorusProcess(env)]);
+    try {
+      const id = `fence-${Date.now()}`;
+      const events: SseEvent[] = [];
+      const ac = new AbortController();
+      const res = await fetch(`${a.url}/api/process`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ message: `kill-test ${id}`, message_id: id, on_disconnect: "continue", stream_agents: true }),
+        signal: ac.signal,
+      });
+      const reading = readInto(res, events);
+      await expect.poll(() => events.filter((e) => e.event === "agent_delta").length, { timeout: 10_000 }).toBeGreaterThan(3);
+      a.pause(); // A's upstream calls go on; it neither reads them nor renews its lease
+      ac.abort();
+      await reading;
+      const seen = events[events.length - 1]!.id!;
+      const rest = fetch(`${b.url}/api/process/${id}/events`, { headers: { "last-event-id": String(seen) } });
+      // B takes the run over once A's lease lapsed; A wakes while B's agents are still answering.
+      await sleep(2500);
+      a.resume();
+      expect(await readInto(await rest, events)).toBe(true);
+      await sleep(1500); // whatever A still tries to write has been tried by now
+
+      const ids = events.map((e) => e.id!);
+      expect(ids.every((x, i) => i === 0 || x > ids[i - 1]!)).toBe(true);
+      expect(events.filter((e) => e.event === "takeover")).toHaveLength(1);
+      expect(events.filter((e) => e.event === "done" || e.event === "error").map((e) => e.event)).toEqual(["done"]);
+      // The log as kept, read on A (awake again) and on B: the same, with one start, one takeover, one end.
+      // A learns it lost the run on its first write or lease renewal after waking; until then a
+      // stream from A may end early (a client then follows again), never with A's own ending.
+      let fromA = await readSse(`${a.url}/api/process/${id}/events`);
+      for (let i = 0; i < 20 && fromA.events[fromA.events.length - 1]?.event !== "done"; i++) {
+        await sleep(250);
+        fromA = await readSse(`${a.url}/api/process/${id}/events`);
+      }
+      const fromB = await readSse(`${b.url}/api/process/${id}/events`);
+      expect(fromA.events.map((e) => [e.id, e.event])).toEqual(fromB.events.map((e) => [e.id, e.event]));
+      expect(fromB.events.map((e) => e.event).filter((n) => ["start", "takeover", "done", "error"].includes(n))).toEqual(["start", "takeover", "done"]);
+      // The agents were called twice each (A's calls were unfinished), never a third time.
+      for (const agent of ["analyst", "critic", "explainer"]) expect(upstream.calls.filter((c) => callerOf(c.body) === agent)).toHaveLength(2);
+    } finally {
+      a.resume();
+      await Promise.all([a.kill(), b.kill()]);
+      await upstream.close();
+      await redis.stop();
+    }
+  });
+});
 
 describe("a replica SIGKILLed every ten seconds", () => {
   let upstream: MockUpstream;

@@ -13,6 +13,9 @@ export interface ChorusProcess {
   start(): Promise<void>;
   /** SIGKILL: no drain, no last writes. */
   kill(): Promise<void>;
+  /** SIGSTOP / SIGCONT: a replica paused (GC, stopped VM) that wakes up later believing it still owns its runs. */
+  pause(): void;
+  resume(): void;
   /** Everything the process wrote, for a failing test's message. */
   output(): string;
 }
@@ -51,6 +54,8 @@ export async function chorusProcess(env: Record<string, string>): Promise<Chorus
       if (proc && self.alive) proc.kill("SIGKILL");
       await exited;
     },
+    pause: () => void proc?.kill("SIGSTOP"),
+    resume: () => void proc?.kill("SIGCONT"),
     output: () => out,
     rss: () => {
       const status = self.alive ? readFileSync(`/proc/${proc!.pid}/status`, "utf8") : "";
