@@ -309,7 +309,7 @@ describe("errors, as a person reads them", () => {
 });
 
 describe("serving the page", () => {
-  it("serves the three files with a Content-Security-Policy, and nothing else from public/", async () => {
+  it("serves the page, its ES modules and style with a Content-Security-Policy, and nothing else from public/", async () => {
     const chorus = await startChorus({});
     open.push({ chorus });
     const page = await fetch(`${chorus.url}/`);
@@ -319,7 +319,13 @@ describe("serving the page", () => {
     expect(await page.text()).toContain('<label for="message">Your message</label>');
     expect((await fetch(`${chorus.url}/app.js`)).headers.get("content-type")).toMatch(/^text\/javascript/);
     expect((await fetch(`${chorus.url}/style.css`)).headers.get("content-type")).toMatch(/^text\/css/);
+    const module = await fetch(`${chorus.url}/js/run.js`);
+    expect(module.headers.get("content-type")).toMatch(/^text\/javascript/);
+    expect(module.headers.get("content-security-policy")).toContain("script-src 'self'");
+    expect(await module.text()).toContain("export function startRun");
     expect((await fetch(`${chorus.url}/index.html`)).status).toBe(404);
+    expect((await fetch(`${chorus.url}/js/missing.js`)).status).toBe(404);
+    expect((await fetch(`${chorus.url}/js/..%2Fapp.js`)).status).toBe(404);
     // The API keeps its own headers: the page's policy is not stamped on JSON.
     expect((await fetch(`${chorus.url}/health`)).headers.get("content-security-policy")).toBeNull();
   });

@@ -1,5 +1,5 @@
 // Parses a text/event-stream body into events, incrementally, as the bytes arrive. Used by the
-// command-line client; the browser page (public/app.js) carries its own copy, having no build step.
+// command-line client; the browser page (public/js/sse.js) carries its own copy, having no build step.
 
 export interface SseFrame {
   /** The `id:` field as sent, if any. */

@@ -4,8 +4,22 @@
 // here with zod as well. SSE has no standard form in OpenAPI 3.1: each stream's events are
 // listed in its description and, as schemas, under the vendor extension `x-sse-events`.
 import { z } from "zod";
-import { REQUEST_ERROR_CODES } from "../errors.js";
-import { eventSchemas } from "../run/events.js";
+import {
+  bearer,
+  chorusError,
+  errorEnvelope,
+  json,
+  jsonSchema,
+  openAiError,
+  rateLimitHeaders,
+  ready,
+  ref,
+  retryAfter,
+  sseEvents,
+  sseResponse,
+  turn,
+  type JsonSchema,
+} from "./openapi-parts.js";
 import {
   chatCompletionChunkSchema,
   chatCompletionRequestSchema,
@@ -22,73 +36,6 @@ export interface OpenApiOptions {
   version: string;
 }
 
-type JsonSchema = Record<string, unknown>;
-
-/** A zod schema as an OpenAPI 3.1 (JSON Schema 2020-12) schema object. */
-function jsonSchema(schema: z.ZodType, io: "input" | "output" = "output"): JsonSchema {
-  const { $schema: _, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as JsonSchema;
-  return rest;
-}
-
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-
-// The SSE events' shapes are the run's contract itself (run/events.ts).
-const sseEvents = eventSchemas;
-
-const SSE_DESCRIPTION = [
-  "A `text/event-stream`. Every event has `id:` (1, 2, 3 … within the run), `event:` and one `data:` line of JSON;",
-  "a comment line `: ping` is sent whenever nothing else was sent for SSE_HEARTBEAT_MS.",
-  "Events, in order: `start`; per agent `agent_start`, `agent_delta`* (only with stream_agents), then `agent_done` or",
-  "`agent_error`; `summary_delta`*; finally exactly one `done` or `error`, after which the stream closes.",
-  "The data of each event is described under `x-sse-events` and in components/schemas/SseEvent_*.",
-].join(" ");
-
-const errorEnvelope = z
-  .object({
-    error: z.object({
-      code: z.enum(REQUEST_ERROR_CODES),
-      message: z.string(),
-      details: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
-    }),
-  })
-  .meta({ description: "Every error of /api/* and the operational routes: JSON, never HTML or a stack trace." });
-
-const turn = z.object({
-  message_id: z.string(),
-  message: z.string(),
-  summary: z.string(),
-  status: z.enum(["ok", "partial"]),
-  created_at: z.string(),
-});
-
-const ready = z.object({
-  status: z.enum(["ready", "unready"]),
-  checks: z.record(z.string(), z.string()).meta({ description: 'Each check: "ok…" or why it failed.' }),
-});
-
-// --- Reusable pieces of operations. ---
-const json = (schema: JsonSchema) => ({ "application/json": { schema } });
-const chorusError = (description: string) => ({ description, content: json(ref("ErrorEnvelope")) });
-const openAiError = (description: string) => ({ description, content: json(ref("OpenAIError")) });
-const bearer = [{ bearer: [] }];
-
-const rateLimitHeaders = {
-  "RateLimit-Limit": { description: "Points per window.", schema: { type: "integer" } },
-  "RateLimit-Remaining": { description: "Points left in this window.", schema: { type: "integer" } },
-  "RateLimit-Reset": { description: "Seconds until the window resets.", schema: { type: "integer" } },
-};
-const retryAfter = { "Retry-After": { description: "Whole seconds to wait, at least 1.", schema: { type: "integer" } } };
-
-const sseResponse = (description: string) => ({
-  description,
-  headers: rateLimitHeaders,
-  content: {
-    "text/event-stream": {
-      schema: { type: "string", description: SSE_DESCRIPTION },
-      "x-sse-events": Object.fromEntries(Object.keys(sseEvents).map((e) => [e, ref(`SseEvent_${e}`)])),
-    },
-  },
-});
 
 export function openApiDocument(opts: OpenApiOptions) {
   const schemas: Record<string, JsonSchema> = {

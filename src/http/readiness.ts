@@ -1,7 +1,9 @@
-// Readiness probes for GET /ready. Each is a function answering "ok" (or "ok (…)") when ready,
-// anything else saying why not, without secrets; app.ts keeps them by name (prompts, llm, redis).
+// GET /ready and its probes. Each probe is a function answering "ok" (or "ok (…)") when ready,
+// anything else saying why not, without secrets; services.ts keeps them by name (prompts, llm, redis).
+import { Hono } from "hono";
 import type { Config } from "../config/env.js";
 import type { UpstreamTarget } from "../llm/upstream-target.js";
+import type { AppEnv } from "./app-env.js";
 
 export type Probe = () => Promise<string>;
 
@@ -48,4 +50,16 @@ export function llmProbe(config: Config, targets: UpstreamTarget[], timeoutMs = 
     const failures = (await Promise.all(endpoints.map(probe))).filter((f) => f !== undefined);
     return failures.length === 0 ? "ok" : `unreachable: ${failures.join("; ")}`;
   };
+}
+
+/** GET /ready: 200 `ready` when every probe answers "ok…", else 503 with each probe's answer; 503 while draining. */
+export function readinessRoutes(probes: Record<string, Probe>, state: { draining: boolean }) {
+  return new Hono<AppEnv>().get("/ready", async (c) => {
+    const names = Object.keys(probes);
+    const answers = await Promise.all(names.map((n) => probes[n]!()));
+    const checks = Object.fromEntries(names.map((n, i) => [n, answers[i]!]));
+    if (state.draining) return c.json({ status: "unready", reason: "shutting_down", checks }, 503);
+    const ok = answers.every((a) => a.startsWith("ok"));
+    return c.json({ status: ok ? "ready" : "unready", checks }, ok ? 200 : 503);
+  });
 }

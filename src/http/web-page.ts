@@ -1,5 +1,6 @@
-// Serves the browser page (public/: index.html, app.js, style.css) at `/`, with a strict
-// Content-Security-Policy: the page loads only its own script and style and talks only to us.
+// Serves the browser page (public/: index.html, app.js and its ES modules in js/, style.css) at
+// `/`, with a strict Content-Security-Policy: the page loads only its own scripts and style and
+// talks only to us.
 import { fileURLToPath } from "node:url";
 import { serveStatic } from "@hono/node-server/serve-static";
 import { Hono, type MiddlewareHandler } from "hono";
@@ -32,9 +33,11 @@ const pageHeaders: MiddlewareHandler<AppEnv> = async (c, next) => {
 
 export function webPage() {
   const app = new Hono<AppEnv>();
-  // Only these three names: nothing else in public/ (or beside it) is reachable by path.
+  // Only these names: nothing else in public/ (or beside it) is reachable by path.
   app.get("/", pageHeaders, serveStatic({ root: PUBLIC_DIR, path: "index.html" }));
   app.get("/app.js", pageHeaders, serveStatic({ root: PUBLIC_DIR, path: "app.js" }));
+  // The page's modules: plain names only, so no path can climb out of js/.
+  app.get("/js/:module{[a-z][a-z-]*\\.js}", pageHeaders, serveStatic({ root: PUBLIC_DIR }));
   app.get("/style.css", pageHeaders, serveStatic({ root: PUBLIC_DIR, path: "style.css" }));
   return app;
 }

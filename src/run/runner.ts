@@ -31,7 +31,7 @@ export interface RunRequest {
 }
 
 export interface Runner {
-  /** Starts the run, or joins the one in flight with the same id and message (409 otherwise). */
+  /** Starts the run, or joins the one in flight with the same id and message (message_id_conflict otherwise). */
   start(req: RunRequest): Promise<{ run: RunHandle; joined: boolean }>;
 }
 

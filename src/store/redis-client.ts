@@ -1,7 +1,7 @@
 // ioredis connections for REDIS_URL: one for commands, one for pub/sub; a Cluster client for
 // each when REDIS_CLUSTER=true (REDIS_URL names one node, the others are discovered). Commands
 // fail fast while Redis is away (no offline queue, short timeouts), so a request that needs
-// Redis gets a clear 503 instead of hanging; ioredis keeps reconnecting in the background.
+// Redis gets a clear store_unavailable error instead of hanging; ioredis keeps reconnecting in the background.
 import { Cluster, Redis, type RedisOptions } from "ioredis";
 
 export interface RedisConnections {

@@ -1,5 +1,8 @@
 // Reads a real SSE response body chunk by chunk and parses its events, with arrival times:
-// never `await res.text()` on a stream that may heartbeat.
+// never `await res.text()` on a stream that may heartbeat. readSse checks every named event
+// against the run's contract (src/run/events.ts), so every run the suite reads is validated.
+import { parseEvent } from "../../src/run/events.js";
+
 export interface SseEvent {
   id?: number;
   event: string;
@@ -46,6 +49,22 @@ export interface ReadOptions {
   until?: (events: SseEvent[]) => boolean;
   headers?: Record<string, string>;
   method?: string;
+  /** Skip the contract check: for a test that reads a deliberately odd stream. */
+  raw?: boolean;
+}
+
+/**
+ * Throws unless `e` is an event of the run's contract with a valid payload. Data-only events
+ * (`message`: the OpenAI-compatible stream) are not run events and pass.
+ */
+export function checkEvent(e: SseEvent, where: string): void {
+  if (e.event === "message") return;
+  try {
+    parseEvent(e.id ?? 0, e.event, e.data);
+  } catch (err) {
+    const why = err instanceof Error && "issues" in err ? JSON.stringify((err as { issues: unknown }).issues) : String((err as Error).message);
+    throw new Error(`${where}: event ${e.id ?? "?"} "${e.event}" breaks the run's contract: ${why}`);
+  }
 }
 
 /** POSTs JSON (or GETs) and reads the SSE stream to its end, or until `until` says stop. */
@@ -71,6 +90,14 @@ export async function readSse(url: string, body?: unknown, opts: ReadOptions = {
     buf += decoder.decode(value, { stream: true });
     const parsed = parseSse(buf, performance.now() - t0);
     buf = parsed.rest;
+    if (!opts.raw) {
+      try {
+        for (const e of parsed.events) checkEvent(e, url);
+      } catch (err) {
+        await reader.cancel();
+        throw err;
+      }
+    }
     out.events.push(...parsed.events);
     out.comments.push(...parsed.comments);
     if (opts.until?.(out.events)) {

@@ -1,0 +1,38 @@
+// The summary's part of the page and the run's ending: the streamed summary, then `done` (the
+// status line, the new conversation turn) or `error` (what went wrong, in plain words).
+import { recordTurn } from "./conversation.js";
+import { els, formatMs, setStatus, showError } from "./page.js";
+
+const RUN_ERRORS = {
+  all_agents_failed: "Every agent failed, so no summary could be written. Please try again in a moment.",
+  not_enough_agents: "Too few agents answered to write a summary. Please try again in a moment.",
+  summarizer_failed: "The agents answered, but writing the summary failed. Their answers are in the lanes above.",
+  cancelled: "The run was stopped before it finished.",
+  shutting_down: "The server is restarting and stopped this run. Please send again in a moment.",
+};
+
+export const summaryEvents = {
+  summary_delta(run, data) {
+    els.summarySection.hidden = false;
+    els.summaryBox.setAttribute("aria-busy", "true");
+    els.summaryBox.append(String(data.delta ?? ""));
+  },
+  done(run, data) {
+    const { summaryBox } = els;
+    run.ended = true;
+    els.summarySection.hidden = false;
+    summaryBox.textContent = String(data.summary ?? summaryBox.textContent);
+    summaryBox.setAttribute("aria-busy", "false");
+    const ok = data.agents?.ok ?? 0;
+    const total = ok + (data.agents?.failed ?? 0);
+    const who = ok === total && total > 1 ? `all ${total} agents answered` : `${ok} of ${total} agent${total === 1 ? "" : "s"} answered`;
+    setStatus(`Status: ${data.status} — ${who} · total ${formatMs(data.latency_ms)}`, data.status);
+    recordTurn(run, summaryBox.textContent);
+  },
+  error(run, data) {
+    run.ended = true;
+    els.summaryBox.setAttribute("aria-busy", "false");
+    showError("The run failed", RUN_ERRORS[data.code] ?? String(data.message ?? "The run failed."), `${data.code}: ${data.message}`);
+    setStatus(`Status: error (${data.code}) · total ${formatMs(performance.now() - run.t0)}`, "error");
+  },
+};
