@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // `chorus "your question"`: the command-line client. Starts a run with POST /api/process (or
-// follows one with --resume; --conversation continues a conversation), shows it as it streams, resumes once from the last event id if
-// the connection drops, and exits 0 on `done`, 1 on a run `error`, 2 when there is no run
-// (a refused request, an unreachable server, bad usage). Node built-ins only.
+// follows one with --resume; --conversation continues a conversation), shows it as it streams,
+// resumes from the last event id when the connection drops (a few times, on any server behind
+// the URL), stops the run with DELETE on Ctrl-C, and exits 0 on `done`, 1 on a run `error`, 2
+// when there is no run (a refused request, an unreachable server, bad usage). Node built-ins only.
 import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
 import { parseEvent } from "../run/events.js";
@@ -30,11 +31,17 @@ Options:
   --last-event-id N   with --resume: only the events after N
   -h, --help          show this help
 
-Exit status: 0 the run finished (ok or partial); 1 the run ended with an error event;
-2 no run: the request was refused, the server could not be reached, or bad usage.
+Ctrl-C stops the run (DELETE /api/process/ID) and shows how it ended; a second Ctrl-C quits
+at once. A dropped connection is resumed from the last event seen.
+
+Exit status: 0 the run finished (ok or partial); 1 the run ended with an error event
+(cancelled by Ctrl-C included); 2 no run: the request was refused, the server could not be
+reached, or bad usage; 130 quit by a second Ctrl-C.
 `;
 
-const EXIT = { done: 0, runError: 1, noRun: 2 } as const;
+const EXIT = { done: 0, runError: 1, noRun: 2, interrupted: 130 } as const;
+/** Resumes after a dropped connection before giving up, with a growing pause between them. */
+const MAX_RESUMES = 5;
 
 class UsageError extends Error {}
 
@@ -148,14 +155,33 @@ async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promi
     return EXIT.noRun;
   };
   let lastId = o.lastEventId;
+  // Ctrl-C: the explicit stop. The run ends with `error cancelled`, which the stream then shows.
+  let stopping = false;
+  const onInterrupt = () => {
+    const quit = () => {
+      view.close();
+      process.exit(EXIT.interrupted);
+    };
+    if (stopping) return quit();
+    stopping = true;
+    process.stderr.write(`\nchorus: stopping run ${o.id}; Ctrl-C again to quit at once\n`);
+    fetch(`${o.url}/api/process/${encodeURIComponent(o.id)}`, { method: "DELETE", headers: auth }).then(
+      (res) => (res.status === 202 ? undefined : quit()),
+      quit,
+    );
+  };
+  process.on("SIGINT", onInterrupt);
   try {
-    // The first request, then at most one resume if the stream breaks before the run ends.
-    for (let attempt = 0; attempt < 2; attempt++) {
+    // The first request, then resumes while the stream breaks before the run ends.
+    for (let attempt = 0; attempt <= MAX_RESUMES; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 250 * attempt));
       let res: Response;
       try {
         res = await (attempt === 0 ? start() : follow(lastId));
       } catch (e) {
         const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+        // The server behind the URL may be restarting or replaced: a resume tries again.
+        if (attempt > 0 && attempt < MAX_RESUMES) continue;
         return noRun(`cannot reach ${o.url}: ${cause?.code ?? cause?.message ?? (e as Error).message}`);
       }
       if (!res.ok || !res.body || !isEventStream(res)) return noRun(await describeHttpError(res));
@@ -187,9 +213,10 @@ async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promi
       if (received === 0) return noRun(`run ${o.id} has no events after id ${lastId}`);
     }
     return noRun(
-      `the connection to ${o.url} dropped twice; the run's outcome is unknown (try --resume --id ${o.id} --last-event-id ${lastId})`,
+      `the connection to ${o.url} kept dropping; the run's outcome is unknown (try --resume --id ${o.id} --last-event-id ${lastId})`,
     );
   } finally {
+    process.off("SIGINT", onInterrupt);
     view.close();
   }
 }
