@@ -62,7 +62,12 @@ export const agentEvents = {
   agent_start: onLane((run, lane) => {
     lane.li.dataset.state = "running";
     lane.state.textContent = "started…";
+    lane.text.textContent = ""; // asked again after a takeover: its earlier tokens are void
   }),
+  takeover(run, data) {
+    const rerun = Array.isArray(data.rerun) ? data.rerun : [];
+    setStatus(`Another server took the run over${rerun.length ? `; asking again: ${rerun.join(", ")}` : ""}…`);
+  },
   agent_delta: onLane((run, lane, data) => {
     lane.li.dataset.state = "running";
     lane.state.textContent = "writing…";
