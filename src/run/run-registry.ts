@@ -207,7 +207,9 @@ export class RunRegistry {
     const run = await this.open(id);
     if (!run) throw new ApiError("run_not_found", `no run with message_id "${id}"`);
     if (!run.inFlight) throw new ApiError("run_finished", `the run "${id}" has already ended`);
-    if (run instanceof Run) return this.abort(id, new RunAbort("cancelled"));
+    // Its owner may have died: take it over first (a no-op while its lease holds), so the cancel lands.
+    if (!(run instanceof Run)) await this.takeOver(id);
+    if (this.runs.get(id)?.inFlight) return this.abort(id, new RunAbort("cancelled"));
     await this.store.cancel(id).catch(() => {
       throw storeUnavailable();
     });
