@@ -93,6 +93,7 @@ export function createServices(deps: ServiceDeps): Services {
         retentionS: config.RUN_RETENTION_S,
         leaseMs: config.RUN_LEASE_MS,
         onError: (what, err) => logger.warn({ err: (err as Error).message, what }, "redis unavailable"),
+        onLost: (id) => logger.warn({ message_id: id }, "run taken over by another replica while this one still ran it (its lease had lapsed)"),
       })
     : memoryRuns();
   const registry = new RunRegistry({

@@ -135,7 +135,11 @@ export class RunRegistry {
       this.finished--;
     }
     const run = new Run(id, fp, request.onDisconnect, prior);
-    this.store.hold(id, run.log, () => run.controller.abort(new RunAbort("cancelled", "another replica took the run over")));
+    this.store.hold(id, run.log, () => {
+      // Another replica owns it now: from here its clients find it through the store.
+      if (this.runs.get(id) === run) this.runs.delete(id);
+      run.controller.abort(new RunAbort("cancelled", "another replica took the run over"));
+    });
     this.runs.set(id, run);
     this.inFlightCount++;
     void this.execute(run, request, prior).finally(() => this.finish(run));

@@ -26,6 +26,8 @@ export interface RedisRunsOptions {
   retentionS: number;
   leaseMs: number;
   onError: (what: string, err: unknown) => void;
+  /** Another replica owns a run this one was still running (its lease had lapsed): told once per run. */
+  onLost?: (id: string) => void;
 }
 
 export class RedisRuns implements RunStore {
@@ -113,6 +115,7 @@ export class RedisRuns implements RunStore {
         (ok) => {
           if (ok === 1) return h.log.confirm(lastId);
           this.held.delete(id);
+          this.opts.onLost?.(id);
           h.log.lose();
           h.lost();
         },
@@ -134,6 +137,7 @@ export class RedisRuns implements RunStore {
           if (r === 1) await this.markActive(id);
           else if (r === 0 && this.held.get(id) === h) {
             this.held.delete(id);
+            this.opts.onLost?.(id);
             h.log.lose();
             h.lost();
           }
