@@ -7,7 +7,7 @@
 STAMP := node_modules/.install-stamp
 SRC := $(shell find src -name '*.ts' 2>/dev/null)
 # System programs the tests drive, as PROGRAM=DEBIAN_PACKAGE: installed by system-deps when missing.
-TEST_SYSTEM_DEPS := chromium=chromium redis-server=redis-server
+TEST_SYSTEM_DEPS := chromium=chromium redis-server=redis-server nginx=nginx
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-24s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -30,10 +30,10 @@ run: build ## Build, then serve in the foreground (variables already set win ove
 dev: $(STAMP) ## Serve from src/ and restart on changes
 	npx tsx watch src/index.ts
 
-system-deps: ## Install the system programs the tests drive (chromium) when missing
+system-deps: ## Install the system programs the tests drive (chromium, redis-server, nginx; apt-get) when missing
 	bash test/system-deps.sh $(TEST_SYSTEM_DEPS)
 
-test: $(STAMP) system-deps ## Run the tests
+test: $(STAMP) system-deps ## Install npm deps and the tests' system programs when missing, run the whole suite
 	npx vitest run
 
 test-coverage: $(STAMP) system-deps ## Run the tests with coverage (thresholds in vitest.config.ts)
@@ -46,10 +46,11 @@ test-coverage-visualize: $(STAMP) system-deps ## Coverage as an HTML report
 	@npx vitest run --coverage --coverage.reporter=html; rc=$$?; \
 	  echo "HTML report: $(CURDIR)/coverage/index.html"; exit $$rc
 
-ask: build ## Ask a running Chorus (at CHORUS_URL, default 127.0.0.1:8080): make ask Q="Why is the sky blue?" [ARGS=--json]
-	node dist/cli/chorus.js $(ARGS) "$$Q"
+# .env is read for HTTP_ADDR (where `make run` listens); CHORUS_URL or --url in ARGS win over it.
+ask: build ## Ask a running Chorus (CHORUS_URL, else HTTP_ADDR from .env): make ask Q="Why is the sky blue?" [ARGS=--json]
+	node $(if $(wildcard .env),--env-file=.env) dist/cli/chorus.js $(ARGS) "$$Q"
 
-typecheck: $(STAMP) ## Type-check src/ and test/
+typecheck: $(STAMP) ## Type-check src/, test/ and bench/ (tsc --noEmit)
 	npx tsc --noEmit
 
 bench: $(STAMP) ## Benchmark Chorus against a naive reference (bench/results/latest.md); NODE_BIN=/path/to/node, BENCH_ARGS=--quick
@@ -60,7 +61,7 @@ bench: $(STAMP) ## Benchmark Chorus against a naive reference (bench/results/lat
 service-build: ## Build the Docker image
 	docker compose build
 
-service-up: ## Start the service (and Redis) with Docker Compose
+service-up: ## Start Chorus and Redis with Docker Compose (other shapes: the profiles in docker-compose.yaml)
 	docker compose up -d --build
 
 service-logs: ## Follow the service logs
@@ -69,5 +70,5 @@ service-logs: ## Follow the service logs
 service-down: ## Stop and remove the containers
 	docker compose down
 
-clean: ## Remove build output and reports (node_modules stays)
+clean: ## Remove dist/, coverage/, test-output/ and bench output (node_modules stays)
 	rm -rf dist coverage test-output .ci/.node24 bench/dist

@@ -4,7 +4,8 @@
 // summary, the conversation's thread, the HTTP errors. No build step: native ES modules.
 import { conversationId, newConversation, renderThread, showRun, syncConversation } from "./js/conversation.js";
 import { showHttpError } from "./js/http-errors.js";
-import { clearFieldError, clearView, els, requestHeaders, setBusy, setStatus, showError, showFieldError } from "./js/page.js";
+import { estimate, loadPresets, planFields } from "./js/plan-picker.js";
+import { clearFieldError, clearView, els, randomId, requestHeaders, setBusy, setStatus, showError, showFieldError } from "./js/page.js";
 import { current, endRun, follow, startRun } from "./js/run.js";
 import { isEventStream } from "./js/sse.js";
 
@@ -41,6 +42,7 @@ async function send() {
           message_id: run.messageId,
           conversation_id: run.conversationId,
           stream_agents: run.streamAgents,
+          ...planFields(),
         }),
       });
     } catch {
@@ -108,7 +110,9 @@ messageBox.addEventListener("input", () => {
   if (!messageError.hidden) clearFieldError();
 });
 stopButton.addEventListener("click", () => void stop());
+els.estimateButton.addEventListener("click", () => void estimate(messageBox.value, `web-estimate-${randomId()}`));
 els.newConversationButton.addEventListener("click", startNewConversation);
 
 renderThread();
 void syncConversation();
+void loadPresets();

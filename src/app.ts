@@ -9,9 +9,11 @@ import { clientIp } from "./http/client-key.js";
 import { conversationRoutes } from "./http/conversation-routes.js";
 import { docsRoutes } from "./http/docs-routes.js";
 import { errorBody, onError } from "./http/errors.js";
+import { methodNotAllowed } from "./http/method-not-allowed.js";
 import { countRequests, metricsRoutes } from "./http/metrics-routes.js";
 import { isOpenAiPath, openAiNotFound, openAiOnError } from "./http/openai-errors.js";
 import { openAiRoutes } from "./http/openai-routes.js";
+import { presetRoutes } from "./http/preset-routes.js";
 import { processRoutes } from "./http/process-routes.js";
 import { rateLimit } from "./http/rate-limit.js";
 import { readinessRoutes } from "./http/readiness.js";
@@ -65,6 +67,7 @@ function httpApp({ config, prompts, logger, registry, runner, conversations, lim
   app.post("/v1/chat/completions", limited);
 
   const agentNames = prompts.agents.map((a) => a.name);
+  const presetNames = prompts.presets.map((p) => p.name);
   // What both run surfaces share: the stream quota, the request limits, the SSE timings.
   const surface = {
     registry,
@@ -75,10 +78,13 @@ function httpApp({ config, prompts, logger, registry, runner, conversations, lim
     heartbeatMs: config.SSE_HEARTBEAT_MS,
     writeTimeoutMs: config.SSE_WRITE_TIMEOUT_MS,
     overloaded,
+    presetNames,
   };
   app.route("/", processRoutes({ ...surface, agentNames }));
   app.route("/", openAiRoutes(surface));
   app.route("/", conversationRoutes(conversations));
-  app.route("/", docsRoutes({ maxMessageChars: config.MAX_MESSAGE_CHARS, agentNames }));
+  app.route("/", presetRoutes(prompts, config.DEFAULT_PRESET));
+  app.route("/", docsRoutes({ maxMessageChars: config.MAX_MESSAGE_CHARS, agentNames, presetNames }));
+  app.all("*", methodNotAllowed(app)); // last: 405 + Allow for a known path with another method
   return app;
 }

@@ -5,7 +5,7 @@ import type { TracerProvider } from "@opentelemetry/api";
 import pLimit from "p-limit";
 import type { Logger } from "pino";
 import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract } from "rate-limiter-flexible";
-import type { Config } from "./config/env.js";
+import { ConfigError, type Config } from "./config/env.js";
 import type { Prompts } from "./config/prompts.js";
 import { cachedFor, llmProbe, type Probe } from "./http/readiness.js";
 import type { LlmClient } from "./llm/llm-client.js";
@@ -63,6 +63,8 @@ function fanOutDeps({ config, prompts, llm, env = process.env, tracerProvider }:
     prompts,
     agentTargets: new Map(prompts.agents.map((a) => [a.name, promptTarget(config, a.settings, a.name, env)])),
     summarizerTargets: [promptTarget(config, prompts.summarizer.settings, "summarizer", env), ...fallbackTargets(config, env)],
+    judgeTarget: promptTarget(config, prompts.judge.settings, "judge", env),
+    defaultPreset: config.DEFAULT_PRESET,
     budgets: createUpstreamBudgets(),
     limit: pLimit(config.MAX_CONCURRENT_LLM_CALLS),
     waiting: createWaitingRuns(),
@@ -78,12 +80,16 @@ function fanOutDeps({ config, prompts, llm, env = process.env, tracerProvider }:
       fanOutDeadlineMs: config.FANOUT_DEADLINE_MS,
       minAgentsOk: config.MIN_AGENTS_OK,
       maxOutputChars: config.MAX_OUTPUT_CHARS,
+      maxTokens: config.LLM_MAX_TOKENS,
     },
   };
 }
 
 export function createServices(deps: ServiceDeps): Services {
   const { config, prompts, logger } = deps;
+  if (!prompts.presets.some((p) => p.name === config.DEFAULT_PRESET)) {
+    throw new ConfigError(`invalid configuration:\n  DEFAULT_PRESET: no preset named "${config.DEFAULT_PRESET}" in ${config.PROMPTS_DIR}/presets`);
+  }
   const store = config.REDIS_URL
     ? connectRedis(config.REDIS_URL, (err) => logger.warn({ err: err.message }, "redis error"), config.REDIS_CLUSTER)
     : undefined;
@@ -124,7 +130,7 @@ export function createServices(deps: ServiceDeps): Services {
   const readiness: Record<string, Probe> = {
     prompts: async () => "ok",
     // Probed at most every 5 s, however often the orchestrator asks.
-    llm: cachedFor(5000, llmProbe(config, [...fanOut.agentTargets.values(), ...fanOut.summarizerTargets])),
+    llm: cachedFor(5000, llmProbe(config, [...fanOut.agentTargets.values(), ...fanOut.summarizerTargets, ...(fanOut.judgeTarget ? [fanOut.judgeTarget] : [])])),
   };
   if (store) {
     readiness.redis = () =>

@@ -20,7 +20,7 @@ interface CliResult {
 
 /** Runs `chorus ARGS` (from src/, through tsx) with stdout and stderr piped: not a TTY. */
 function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const { CHORUS_URL, CHORUS_API_KEY, ...base } = process.env;
+  const { CHORUS_URL, CHORUS_API_KEY, HTTP_ADDR, ...base } = process.env;
   const child = spawn(process.execPath, ["--import", "tsx", "src/cli/chorus.ts", ...args], {
     env: { ...base, ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -61,9 +61,12 @@ describe("chorus QUESTION", () => {
     expect(out.find((l) => l.startsWith("✗ critic"))).toMatch(
       /^✗ critic {5}failed after \d+(\.\d)? (ms|s) \(upstream_error: mock LLM failure \(injected\)\)$/,
     );
-    expect(out[3]).toMatch(/^Combining the views of analyst, explainer: .*start simple, then add the detail that matters\.$/);
-    expect(out[4]).toMatch(/^status: partial — 2 of 3 agents answered · total \d+(\.\d)? (ms|s)$/);
-    expect(out).toHaveLength(5);
+    // The mock's summary: about the question, naming who answered and who failed, marked as mock.
+    expect(out[3]).toMatch(/^\[mock\] Combining the views of analyst and explainer \(critic failed, so that view is missing\)\. On sky and blue: /);
+    expect(out[4]).toBe("(Mock output: set USE_LLM_MOCK=false and LLM_KEY in .env for real answers.)");
+    expect(out[5]).toMatch(/^status: partial — 2 of 3 agents answered · total \d+(\.\d)? (ms|s) · \$\d+\.\d{6}$/);
+    expect(out[6]).toBe("degraded: failed: critic");
+    expect(out).toHaveLength(7);
     // Not a terminal: no cursor movement, no spinner.
     expect(r.stdout).not.toContain("\x1b");
   });
@@ -160,7 +163,23 @@ describe("refusals and usage: exit 2 with the contract's message", () => {
     const port = await freePort();
     const r = await runCli(["--url", `http://127.0.0.1:${port}`, "Hello"]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe(`chorus: cannot reach http://127.0.0.1:${port}: ECONNREFUSED\n`);
+    expect(r.stderr).toBe(
+      `chorus: cannot reach http://127.0.0.1:${port}: ECONNREFUSED (from --url); is Chorus running there? Start it with \`make run\`, ` +
+        "or point the CLI at it with --url, CHORUS_URL=http://host:port, or HTTP_ADDR=host:port (as in .env)\n",
+    );
+    // Without --url or CHORUS_URL, the server's own HTTP_ADDR (":PORT" listens everywhere: ask loopback).
+    const viaAddr = await runCli(["Hello"], { HTTP_ADDR: `:${port}` });
+    expect(viaAddr.stderr).toMatch(new RegExp(`^chorus: cannot reach http://127\\.0\\.0\\.1:${port}: ECONNREFUSED \\(from HTTP_ADDR\\);.*CHORUS_URL`));
+  });
+
+  it("finds the server from HTTP_ADDR when CHORUS_URL is not set; CHORUS_URL wins", async () => {
+    const chorus = await chorusWith();
+    const port = new URL(chorus.url).port;
+    const r = await runCli(["Why is the sky blue?"], { HTTP_ADDR: `0.0.0.0:${port}` });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("[mock] Combining the views");
+    const wins = await runCli(["Hello"], { HTTP_ADDR: `127.0.0.1:${port}`, CHORUS_URL: `http://127.0.0.1:${await freePort()}` });
+    expect(wins.stderr).toMatch(/\(from CHORUS_URL\)/);
   });
 
   it("no question, or --resume without --id, prints the usage", async () => {
@@ -307,8 +326,9 @@ describe("the terminal view", () => {
     // Lines are cut to the terminal's width, so a redraw never has to undo a wrapped line.
     expect(rows[1]).toHaveLength(59);
     expect(rows[3]).toBe("");
-    expect(rows[4]).toMatch(/^Combining the views of analyst, explainer/);
-    expect(rows[6]).toMatch(/^status: partial — 2 of 3 agents answered/);
+    expect(rows[4]).toMatch(/^\[mock\] Combining the views of analyst and explainer/);
+    expect(rows[6]).toMatch(/^\(Mock output: /);
+    expect(rows.slice(7).find(Boolean)).toMatch(/^status: partial — 2 of 3 agents answered/);
     expect(err).toBe("");
   });
 });

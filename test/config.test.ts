@@ -1,5 +1,5 @@
 // Configuration and prompt files: what a user sees when a setting or a prompt is wrong.
-import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -61,6 +61,17 @@ function promptsDir(files: Record<string, string>) {
   for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, f), text);
   return dir;
 }
+
+describe("the documentation of the configuration", () => {
+  it("lists every variable of .env in the README's configuration table", () => {
+    const vars = [...readFileSync(".env", "utf8").matchAll(/^([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]!);
+    const readme = readFileSync("README.md", "utf8");
+    const table = /^## Configuration\n([\s\S]*?)\n## /m.exec(readme)![1]!;
+    const rows = table.split("\n").filter((l) => l.startsWith("| `"));
+    expect(vars.length).toBeGreaterThan(40);
+    expect(vars.filter((v) => !rows.some((r) => r.includes(`\`${v}\``)))).toEqual([]);
+  });
+});
 
 describe("prompt files", () => {
   it("ships at least three agents with distinct roles and a summarizer", () => {

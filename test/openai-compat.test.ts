@@ -10,7 +10,12 @@ import OpenAI, {
   RateLimitError,
 } from "openai";
 import type { ChatCompletionChunk, ChatCompletionMessageParam } from "openai/resources/chat/completions";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { completionChunks } from "../src/http/openai-routes.js";
+import { writeSse } from "../src/http/sse-writer.js";
+import { EventLog } from "../src/run/event-log.js";
 import { callerOf, startMockUpstream, type MockUpstream } from "./support/mock-upstream.js";
 import { last, readSse } from "./support/sse-client.js";
 import { startChorus, type TestChorus } from "./support/start-chorus.js";
@@ -47,8 +52,14 @@ describe("with the built-in mock LLM", () => {
   it("lists and retrieves the model chorus", async () => {
     const models = [];
     for await (const m of client.models.list()) models.push(m);
-    expect(models).toEqual([expect.objectContaining({ id: "chorus", object: "model" })]);
+    expect(models.map((m) => m.id)).toEqual(["chorus", "chorus/council", "chorus/deep", "chorus/default", "chorus/fast", "chorus/fusion"]);
+    // Exactly the shape Open WebUI and LibreChat read.
+    const list = (await (await fetch(`${chorus.url}/v1/models`)).json()) as { object: string; data: unknown[] };
+    expect(list.object).toBe("list");
+    for (const m of list.data) expect(m).toEqual({ id: expect.any(String), object: "model", created: expect.any(Number), owned_by: "chorus" });
     expect((await client.models.retrieve("chorus")).id).toBe("chorus");
+    expect((await client.models.retrieve("chorus/council")).id).toBe("chorus/council");
+    expect((await raised(client.models.retrieve("chorus/nope"))).code).toBe("model_not_found");
     const err = await raised(client.models.retrieve("gpt-4o"));
     expect(err).toBeInstanceOf(NotFoundError);
     expect(err.code).toBe("model_not_found");
@@ -62,7 +73,7 @@ describe("with the built-in mock LLM", () => {
     for await (const chunk of stream) chunks.push(chunk);
 
     const text = chunks.map((c) => c.choices[0]?.delta.content ?? "").join("");
-    expect(text).toMatch(/^Combining the views of analyst, critic, explainer: .+\.$/);
+    expect(text).toMatch(/^\[mock\] Combining the views of analyst, critic and explainer\. On gravity: .+USE_LLM_MOCK=false.+\.\)$/s);
     expect(chunks[0]!.choices[0]!.delta.role).toBe("assistant");
     expect(chunks.filter((c) => (c.choices[0]?.delta.content ?? "") !== "").length).toBeGreaterThan(5); // token by token
     const stop = chunks.findIndex((c) => c.choices[0]?.finish_reason === "stop");
@@ -89,7 +100,7 @@ describe("with the built-in mock LLM", () => {
     expect(completion.choices).toHaveLength(1);
     expect(completion.choices[0]).toMatchObject({ finish_reason: "stop", message: { role: "assistant" } });
     const content = completion.choices[0]!.message.content!;
-    expect(content).toMatch(/^Combining the views of analyst, critic, explainer: /);
+    expect(content).toMatch(/^\[mock\] Combining the views of analyst, critic and explainer\. On sky and blue: /);
 
     const end = await runEnd(chorus, response.headers.get("x-chorus-message-id")!);
     expect(end.data.summary).toBe(content);
@@ -122,6 +133,10 @@ describe("with the built-in mock LLM", () => {
       [{ model: "chorus", messages: [{ role: "tool", content: "x", tool_call_id: "t" }] }, "messages.0.role"],
       [{ model: "chorus", messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "x" } }] }] }, "messages.0.content"],
       [{ model: "chorus", messages: ask("x".repeat(16_001)) }, "messages.0.content"],
+      // Tool calls and several choices are refused, not answered with prose a client would misread.
+      [{ model: "chorus", messages: ask("hi"), tools: [{ type: "function", function: { name: "f", parameters: {} } }] }, "tools"],
+      [{ model: "chorus", messages: ask("hi"), tool_choice: "required" }, "tool_choice"],
+      [{ model: "chorus", messages: ask("hi"), n: 2 }, "n"],
     ];
     for (const [body, param] of cases) {
       const err = await raised(client.chat.completions.create(body as never));
@@ -129,6 +144,71 @@ describe("with the built-in mock LLM", () => {
       expect(err.code).toBe("invalid_request");
       expect(err.param).toBe(param);
       expect(err.type).toBe("invalid_request_error");
+    }
+  });
+
+  it("says why for tools, n > 1 and image parts", async () => {
+    const body = async (extra: object, messages = ask("hi")) => {
+      const res = await fetch(`${chorus.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "chorus", messages, ...extra }),
+      });
+      expect(res.status).toBe(400);
+      return ((await res.json()) as { error: { message: string } }).error.message;
+    };
+    expect(await body({ tools: [{ type: "function", function: { name: "f" } }] })).toBe("tools: tool calling is not supported: Chorus answers with text only");
+    expect(await body({ n: 2 })).toBe("n: only n = 1 is supported: the run gives one answer");
+    const image = [{ role: "user", content: [{ type: "text", text: "what is this?" }, { type: "image_url", image_url: { url: "https://x/y.png" } }] }];
+    expect(await body({}, image as never)).toMatch(/^messages\.0\.content: .*text/);
+  });
+
+  it("accepts the parameters it does not use, and answers as usual", async () => {
+    const completion = await client.chat.completions.create({
+      model: "chorus",
+      messages: [{ role: "system", content: "Be brief." }, ...ask("Why is the sky blue?")],
+      temperature: 0.2,
+      top_p: 0.9,
+      stop: ["\n\n\n"],
+      user: "user-1",
+      seed: 7,
+      presence_penalty: 0.1,
+      frequency_penalty: 0.1,
+      n: 1,
+      max_tokens: 50,
+      max_completion_tokens: 50,
+      logit_bias: {},
+      tools: [],
+      tool_choice: "none",
+      response_format: { type: "text" },
+      metadata: { k: "v" },
+    } as never);
+    expect(completion.choices[0]!.message.content).toMatch(/^\[mock\] Combining the views of analyst, critic and explainer\. On sky and blue: /);
+  });
+
+  it("sends chunks exactly as strict clients validate them, with the usage chunk only when asked", async () => {
+    const chunksOf = async (extra: object) => {
+      const r = await readSse(`${chorus.url}/v1/chat/completions`, { model: "chorus", messages: ask("Explain tides"), stream: true, ...extra });
+      expect(r.events.at(-1)!.data).toBe("[DONE]");
+      return r.events.slice(0, -1).map((e) => e.data as any);
+    };
+    for (const includeUsage of [false, true]) {
+      const chunks = await chunksOf(includeUsage ? { stream_options: { include_usage: true } } : {});
+      const withChoices = includeUsage ? chunks.slice(0, -1) : chunks;
+      for (const c of withChoices) {
+        expect(Object.keys(c).sort()).toEqual(["choices", "created", "id", "model", "object", ...(includeUsage ? ["usage"] : [])].sort());
+        expect(c).toMatchObject({ id: chunks[0].id, object: "chat.completion.chunk", created: expect.any(Number), model: "chorus" });
+        expect(c.choices).toEqual([{ index: 0, delta: expect.any(Object), logprobs: null, finish_reason: expect.toBeOneOf([null, "stop"]) }]);
+      }
+      // The role only in the first chunk; "stop" only on the last chunk with a choice (after the last token, as OpenAI does).
+      expect(withChoices.map((c) => c.choices[0].delta.role ?? null)).toEqual(["assistant", ...withChoices.slice(1).map(() => null)]);
+      expect(withChoices.map((c) => c.choices[0].finish_reason)).toEqual([...withChoices.slice(1).map(() => null), "stop"]);
+      expect(withChoices.at(-2)!.choices[0].delta.content).toMatch(/\S/);
+      if (includeUsage) {
+        expect(chunks.at(-1)).toEqual({ id: chunks[0].id, object: "chat.completion.chunk", created: chunks[0].created, model: "chorus", choices: [], usage: expect.objectContaining({ total_tokens: expect.any(Number) }) });
+      } else {
+        expect(chunks.some((c) => c.choices.length === 0 || "usage" in c)).toBe(false);
+      }
     }
   });
 
@@ -188,7 +268,7 @@ describe("keys and rate limits", () => {
     }
     expect(await raised(sdk(chorus, { apiKey: "nope" }).models.retrieve("chorus"))).toBeInstanceOf(AuthenticationError);
     const ok = await sdk(chorus, { apiKey: "key-alpha-111" }).chat.completions.create({ model: "chorus", messages: ask("hi") });
-    expect(ok.choices[0]!.message.content).toMatch(/^Combining the views/);
+    expect(ok.choices[0]!.message.content).toMatch(/^\[mock\] Combining the views/);
 
     const native = await chorus.post({ message: "hi", message_id: "m1" });
     expect(native.status).toBe(401);
@@ -329,5 +409,59 @@ describe("against an OpenAI-compatible upstream", () => {
     expect(await pending).toBeInstanceOf(APIUserAbortError);
     await expect.poll(() => summarizer()!.aborted, { timeout: 5000 }).toBe(true);
     await expect.poll(() => chorus.chorus.registry.inFlight).toBe(0);
+  });
+});
+
+describe("a summary restarted mid-stream", () => {
+  // No stage emits summary_restart yet (fallback summarizers that restart are being built): the
+  // run's log is scripted here, and served as /v1/chat/completions serves it, over real HTTP.
+  it("ends the stream with an error the SDK raises, after the tokens already sent, and no [DONE]", async () => {
+    const log = new EventLog();
+    log.append("start", { message_id: "r1", agents: ["analyst"] });
+    log.append("summary_delta", { delta: "Half an " });
+    log.append("summary_delta", { delta: "answer" });
+    log.append("summary_restart", { reason: { code: "upstream_error", message: "upstream failed (502)" } });
+    log.append("summary_delta", { delta: "A whole new answer." });
+    log.append("done", { message_id: "r1", status: "ok", agents: { ok: 1, failed: 0 }, summary: "A whole new answer.", latency_ms: 5 });
+    log.end();
+    const server = createServer((_req, res) => {
+      void writeSse(res, completionChunks({ log }, { id: "chatcmpl-r1", created: 1, model: "chorus", includeUsage: false }), {
+        heartbeatMs: 10_000,
+        writeTimeoutMs: 10_000,
+        headers: {},
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const client = new OpenAI({ baseURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, apiKey: "x", maxRetries: 0 });
+      const stream = await client.chat.completions.create({ model: "chorus", messages: ask("hi"), stream: true });
+      let text = "";
+      const err = await raised(
+        (async () => {
+          for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? "";
+        })(),
+      );
+      expect(text).toBe("Half an answer");
+      expect(err).toBeInstanceOf(APIError);
+      expect(err.code).toBe("summary_restart");
+      expect(err.message).toContain("restarted after its first tokens (upstream_error: upstream failed (502))");
+    } finally {
+      server.close();
+    }
+  });
+
+  it("is no error when no summary text had gone out yet: the new summary streams as usual", async () => {
+    const log = new EventLog();
+    log.append("summary_restart", { reason: { code: "timeout", message: "no token" } });
+    log.append("summary_delta", { delta: "Fresh." });
+    log.append("done", { message_id: "r1", status: "ok", agents: { ok: 1, failed: 0 }, summary: "Fresh.", latency_ms: 5 });
+    log.end();
+    const frames: string[] = [];
+    const source = completionChunks({ log }, { id: "chatcmpl-r2", created: 1, model: "chorus", includeUsage: false });
+    for await (const f of source(new AbortController().signal)) frames.push(f);
+    const text = frames.join("");
+    expect(text).not.toContain("error");
+    expect(text).toContain('"content":"Fresh."');
+    expect(text.endsWith("data: [DONE]\n\n")).toBe(true);
   });
 });

@@ -133,4 +133,20 @@ describe("/docs", () => {
     expect(html).not.toMatch(/<script/i);
     expect(html).not.toMatch(/(src|href)="https?:/i);
   });
+
+  it("renders the descriptions' code spans as <code> (no literal backticks) and shows a curl example per route", async () => {
+    const html = await (await fetch(`${chorus.url}/docs`)).text();
+    expect(html).not.toContain("`");
+    expect(html).toContain("<code>chat.completion.chunk</code>");
+    const sections = html.split('<section id="').slice(1).filter((s) => !s.startsWith("schema-"));
+    const operations = Object.values(doc.paths).flatMap((item) => Object.keys(item as object));
+    expect(sections).toHaveLength(operations.length);
+    for (const section of sections) {
+      const [, example] = /<h4>Example<\/h4><pre>(curl [^<]+)<\/pre>/.exec(section) ?? [];
+      expect(example, section.slice(0, 60)).toMatch(/^curl (-N |-X [A-Z]+ )?http:\/\/localhost:8080\//);
+    }
+    // A POST shows its body, with example values for the path.
+    expect(html).toContain("curl -N http://localhost:8080/api/process -H &#39;content-type: application/json&#39;");
+    expect(html).toContain("curl -X DELETE http://localhost:8080/api/process/demo-1");
+  });
 });

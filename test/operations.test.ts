@@ -34,7 +34,8 @@ describe("X-Request-Id", () => {
     expect(r.headers.get("x-request-id")).toBe("req-7f3a:edge.1");
     expect(last(r).event).toBe("done");
     await expect.poll(() => runLine(chorus!, "rid-1")).toMatchObject({ request_id: "req-7f3a:edge.1", message_id: "rid-1", status: "ok" });
-    expect(last(r).data).not.toHaveProperty("cost_usd"); // no price table configured
+    // Priced by the shipped prompts/prices.json: the mock's tokens at LLM_MODEL's (gpt-4o-mini) price.
+    expect(last(r).data.cost_usd).toBeGreaterThan(0);
   });
 
   it("replaces an unsafe or overlong id, and generates one when none is sent, errors included", async () => {
@@ -173,6 +174,17 @@ describe("cost from a price file", () => {
     const bad = join(tmp, "bad-prices.json");
     writeFileSync(bad, JSON.stringify({ "gpt-4o-mini": { input: 1 } }));
     expect(() => parseConfig({ PRICES_FILE: bad })).toThrow(/PRICES_FILE: .*input_per_1m/);
+  });
+
+  it("ships prompts/prices.json with its note and the common OpenAI models", () => {
+    const { prices } = parseConfig({});
+    for (const model of ["gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "o3", "o4-mini", "gpt-5", "gpt-5-mini", "gpt-5-nano"]) {
+      expect(prices?.[model]?.output_per_1m, model).toBeGreaterThan(0);
+    }
+    expect(prices).not.toHaveProperty("_note"); // the note says when the prices were taken; it is no model
+    const noted = join(tmp, "noted-prices.json");
+    writeFileSync(noted, JSON.stringify({ _note: "taken today", m: { input_per_1m: 1, output_per_1m: 2 } }));
+    expect(parseConfig({ PRICES_FILE: noted }).prices).toEqual({ m: { input_per_1m: 1, output_per_1m: 2 } });
   });
 });
 

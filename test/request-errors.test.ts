@@ -101,6 +101,34 @@ describe("POST /api/process refuses bad input", () => {
     await first.text();
   });
 
+  it("405 method_not_allowed with an Allow header for a known path asked with another method", async () => {
+    const cases: [string, string, string][] = [
+      ["GET", "/api/process", "POST"],
+      ["PUT", "/api/process/m-1/events", "GET, HEAD"],
+      ["POST", "/health", "GET, HEAD"],
+      ["DELETE", "/docs", "GET, HEAD"],
+    ];
+    for (const [method, path, allow] of cases) {
+      const res = await fetch(`${chorus.url}${path}`, { method });
+      expect(res.headers.get("allow"), `${method} ${path}`).toBe(allow);
+      const err = await expectError(res, 405, "method_not_allowed");
+      expect(err.message).toBe(`${path} takes ${allow}, not ${method}`);
+    }
+    // The OpenAI surface says the same in OpenAI's error shape.
+    const v1 = await fetch(`${chorus.url}/v1/chat/completions`);
+    expect(v1.status).toBe(405);
+    expect(v1.headers.get("allow")).toBe("POST");
+    expect(await v1.json()).toMatchObject({ error: { code: "method_not_allowed", type: "invalid_request_error" } });
+  });
+
+  it("names a bad Last-Event-ID header as the header, and a bad last_event_id as the query field", async () => {
+    const header = await expectError(await fetch(`${chorus.url}/api/process/m-1/events`, { headers: { "last-event-id": "abc" } }), 400, "invalid_request");
+    expect(header.message).toMatch(/^Last-Event-ID: must be a non-negative integer/);
+    expect(header.details).toEqual([{ field: "Last-Event-ID", in: "header", message: expect.stringMatching(/non-negative integer/) }]);
+    const query = await expectError(await fetch(`${chorus.url}/api/process/m-1/events?last_event_id=-1`), 400, "invalid_request");
+    expect(query.details).toEqual([{ field: "last_event_id", in: "query", message: expect.stringMatching(/non-negative integer/) }]);
+  });
+
   it("answers unknown routes with a JSON 404 and stays healthy after all of the above", async () => {
     await expectError(await fetch(`${chorus.url}/nope`), 404, "not_found");
     const health = await fetch(`${chorus.url}/health`);

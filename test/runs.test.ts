@@ -146,7 +146,7 @@ describe("built-in mock LLM", () => {
     expect(new Set(outputs(a).map((o) => o[1])).size).toBe(2);
     expect(ofType(a, "agent_error")[0]!.data).toMatchObject({ agent: "critic", error: { code: "upstream_error" } });
     expect(last(a).data.status).toBe("partial");
-    expect(last(a).data.summary).toContain("analyst, explainer");
+    expect(last(a).data.summary).toContain("analyst and explainer (critic failed");
   });
 });
 

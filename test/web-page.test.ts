@@ -81,15 +81,15 @@ describe("a run in the browser", () => {
       await poll(() => lane(page, agent).getAttribute("data-state")).toBe("ok");
       expect(await lane(page, agent).locator(".lane-state").textContent()).toMatch(/^✓ done in \d+(\.\d)? (ms|s)$/);
       // stream_agents was on: the agent's own text is shown, open.
-      expect(await lane(page, agent).locator(".lane-text").textContent()).toContain(`as the ${agent} on "Why is the sky blue?"`);
+      expect(await lane(page, agent).locator(".lane-text").textContent()).toMatch(new RegExp(`^\\[mock\\] ${agent} on sky and blue:`, "i"));
       expect(await lane(page, agent).locator("details").getAttribute("open")).not.toBeNull();
     }
     expect(await lane(page, "critic").getAttribute("data-state")).toBe("failed");
     expect(await lane(page, "critic").locator(".lane-state").textContent()).toMatch(/^✗ failed after \d+(\.\d)? (ms|s)$/);
     expect(await lane(page, "critic").locator(".lane-reason").textContent()).toBe("upstream_error: mock LLM failure (injected)");
 
-    expect(await page.locator("#summary").textContent()).toMatch(/^Combining the views of analyst, explainer: .*start simple/);
-    expect(await status(page).textContent()).toMatch(/^Status: partial — 2 of 3 agents answered · total \d+(\.\d)? (ms|s)$/);
+    expect(await page.locator("#summary").textContent()).toMatch(/^\[mock\] Combining the views of analyst and explainer \(critic failed.*On \S+/);
+    expect(await status(page).textContent()).toMatch(/^Status: partial — 2 of 3 agents answered · total \d+(\.\d)? (ms|s) · \$\d\.\d{4} · degraded: critic failed$/);
     expect(await page.locator("#error").isHidden()).toBe(true);
     // The send button is usable again for the next question.
     expect(await page.getByRole("button", { name: "Send" }).isEnabled()).toBe(true);
@@ -141,7 +141,7 @@ describe("a run in the browser", () => {
     expect(resumedWith).toEqual(["4"]);
     for (const agent of ["analyst", "critic", "explainer"]) expect(await lane(page, agent).getAttribute("data-state")).toBe("ok");
     // Continued in place: the replayed events were not drawn twice.
-    expect(fullSummary).toContain("Combining the views of");
+    expect(fullSummary).toContain("[mock] Combining the views of");
     expect(await page.locator("#summary").textContent()).toBe(fullSummary);
     expect(await page.locator("#lanes li").count()).toBe(3);
     expect(problems).toEqual([]);
@@ -305,6 +305,44 @@ describe("errors, as a person reads them", () => {
     await page.getByRole("button", { name: "Send" }).click();
     await poll(() => status(page).getAttribute("data-status")).toBe("ok");
     expect(await page.locator("#error").isHidden()).toBe(true);
+  });
+});
+
+describe("strategies in the browser", () => {
+  it("estimates a council run before sending, then shows each reviewer's ranking and the aggregate", async () => {
+    const { page, problems } = await openPage({ MOCK_TOKEN_DELAY_MS: "5" });
+    await poll(() => page.locator("#preset option").count()).toBe(6);
+    await page.getByLabel("Preset").selectOption("council");
+    expect(await page.locator("#preset-hint").textContent()).toMatch(/each ranks all answers anonymised/);
+    await page.getByLabel("Your message").fill("Why is the sky blue?");
+    await page.getByRole("button", { name: "Estimate cost" }).click();
+    await poll(() => page.locator("#estimate-line").textContent()).toMatch(/^Plan: council, 1 round, analyst, critic, explainer — 7 calls, at most \$\d\.\d{4}\.$/);
+    expect(await page.locator("#lanes li").count()).toBe(0); // nothing ran
+
+    await page.getByRole("button", { name: "Send" }).click();
+    await poll(() => status(page).getAttribute("data-status")).toBe("ok");
+    const reviews = await page.locator("#reviews li").allTextContents();
+    expect(reviews).toHaveLength(3);
+    for (const r of reviews) expect(r).toMatch(/^(analyst|critic|explainer) ranks: \w+ › \w+ › \w+ \(\d+(\.\d)? (ms|s)\)$/);
+    const ranking = await page.locator("#ranking li").allTextContents();
+    expect(ranking).toHaveLength(3);
+    expect(ranking[0]).toMatch(/^\w+ — score \d\.\d\d from 2 reviews$/);
+    expect(await status(page).textContent()).toMatch(/^Status: ok — all 3 agents answered · council · total /);
+    expect(problems).toEqual([]);
+    await page.screenshot({ path: `${OUT}/web-page-council.png`, fullPage: true });
+  });
+
+  it("shows the judge's consensus and contradictions, who said what, for a fusion run", async () => {
+    const { page, problems } = await openPage({ MOCK_TOKEN_DELAY_MS: "5" });
+    await page.getByLabel("Strategy").selectOption("fusion");
+    await page.getByLabel("Your message").fill("Why is the sky blue?");
+    await page.getByRole("button", { name: "Send" }).click();
+    await poll(() => status(page).getAttribute("data-status")).toBe("ok");
+    const analysis = page.locator("#analysis");
+    expect(await analysis.locator("h3").allTextContents()).toEqual(["Consensus", "Contradictions", "Unique insights", "Blind spots"]);
+    const positions = await analysis.locator(".position").allTextContents();
+    expect(positions.map((p) => p.split(":")[0]).sort()).toEqual(["analyst", "critic", "explainer"]);
+    expect(problems).toEqual([]);
   });
 });
 

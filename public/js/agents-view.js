@@ -59,13 +59,15 @@ export const agentEvents = {
     createLanes(run, Array.isArray(data.agents) ? data.agents : []);
     progress(run);
   },
-  agent_start: onLane((run, lane) => {
+  agent_start: onLane((run, lane, data) => {
     lane.li.dataset.state = "running";
-    lane.state.textContent = "started…";
-    lane.text.textContent = ""; // asked again after a takeover: its earlier tokens are void
+    lane.state.textContent = data.round ? `round ${data.round}: started…` : "started…";
+    // Asked again after a takeover: its earlier tokens are void.
+    if (run.rerun?.delete(data.agent)) lane.text.textContent = "";
   }),
   takeover(run, data) {
     const rerun = Array.isArray(data.rerun) ? data.rerun : [];
+    run.rerun = new Set(rerun);
     setStatus(`Another server took the run over${rerun.length ? `; asking again: ${rerun.join(", ")}` : ""}…`);
   },
   agent_delta: onLane((run, lane, data) => {
@@ -76,7 +78,7 @@ export const agentEvents = {
   }),
   agent_done: onLane((run, lane, data) => {
     lane.li.dataset.state = "ok";
-    lane.state.textContent = `✓ done in ${formatMs(data.latency_ms)}`;
+    lane.state.textContent = `✓ done in ${formatMs(data.latency_ms)}${data.round ? ` (round ${data.round})` : ""}`;
     if (typeof data.output === "string" && data.output) {
       lane.text.textContent = data.output; // the full answer, whatever deltas were seen
       lane.output.hidden = false;

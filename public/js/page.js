@@ -20,6 +20,16 @@ export const els = {
   threadSection: $("thread-section"),
   threadList: $("thread"),
   newConversationButton: $("new-conversation"),
+  presetSelect: $("preset"),
+  presetHint: $("preset-hint"),
+  strategySelect: $("strategy"),
+  estimateButton: $("estimate"),
+  estimateLine: $("estimate-line"),
+  stagesSection: $("stages-section"),
+  reviewsList: $("reviews"),
+  rankingBox: $("ranking-box"),
+  rankingList: $("ranking"),
+  analysisBox: $("analysis"),
 };
 
 /** A random id. randomUUID needs a secure context; http://<LAN address> is not one. */
@@ -92,6 +102,12 @@ export function clearView() {
   clearFieldError();
   els.lanesList.replaceChildren();
   els.agentsSection.hidden = true;
+  els.reviewsList.replaceChildren();
+  els.rankingList.replaceChildren();
+  els.rankingBox.hidden = true;
+  els.analysisBox.replaceChildren();
+  els.analysisBox.hidden = true;
+  els.stagesSection.hidden = true;
   els.summaryBox.replaceChildren();
   els.summarySection.hidden = true;
   setStatus("");

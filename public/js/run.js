@@ -4,9 +4,10 @@
 import { agentEvents } from "./agents-view.js";
 import { randomId } from "./page.js";
 import { readEvents } from "./sse.js";
+import { stageEvents } from "./stages-view.js";
 import { summaryEvents } from "./summary-view.js";
 
-const HANDLERS = { ...agentEvents, ...summaryEvents };
+const HANDLERS = { ...agentEvents, ...stageEvents, ...summaryEvents };
 
 /** The run being shown, or null when idle. */
 export let current = null;

@@ -8,6 +8,7 @@ const RUN_ERRORS = {
   not_enough_agents: "Too few agents answered to write a summary. Please try again in a moment.",
   summarizer_failed: "The agents answered, but writing the summary failed. Their answers are in the lanes above.",
   cancelled: "The run was stopped before it finished.",
+  budget_exceeded: "The run passed its cost limit (max_cost_usd) and was stopped. The agents' answers so far are in the lanes above.",
   shutting_down: "The server is restarting and stopped this run. Please send again in a moment.",
 };
 
@@ -31,7 +32,10 @@ export const summaryEvents = {
     const ok = data.agents?.ok ?? 0;
     const total = ok + (data.agents?.failed ?? 0);
     const who = ok === total && total > 1 ? `all ${total} agents answered` : `${ok} of ${total} agent${total === 1 ? "" : "s"} answered`;
-    setStatus(`Status: ${data.status} — ${who} · total ${formatMs(data.latency_ms)}`, data.status);
+    const strategy = data.strategy && data.strategy !== "summarize" ? ` · ${data.strategy}` : "";
+    const cost = typeof data.cost_usd === "number" ? ` · $${data.cost_usd.toFixed(4)}` : "";
+    const lacks = data.degraded ? ` · degraded: ${[...(data.degraded.failed_agents ?? []).map((a) => `${a} failed`), ...(data.degraded.skipped ?? []).map((s) => `${s} skipped`)].join(", ")}` : "";
+    setStatus(`Status: ${data.status} — ${who}${strategy} · total ${formatMs(data.latency_ms)}${cost}${lacks}`, data.status);
     recordTurn(run, summaryBox.textContent);
   },
   error(run, data) {

@@ -19,10 +19,17 @@ Follow-up questions: give each one the same --conversation ID, e.g.
   chorus --conversation trip "And in winter?"
 
 Options:
-  --url URL           Chorus base URL (default: $CHORUS_URL or http://127.0.0.1:8080)
+  --url URL           Chorus base URL (default: $CHORUS_URL, else the server's own
+                      $HTTP_ADDR as in .env, else http://127.0.0.1:8080)
   --key KEY           API key, sent as a Bearer token (default: $CHORUS_API_KEY)
   --id ID             message_id of the run (default: a new cli-<uuid>)
   --agents a,b        ask only these agents
+  --preset NAME       start from this preset (GET /api/presets): default, council, fusion, deep, fast, …
+  --strategy S        how the answers are combined: summarize, council (agents rank each
+                      other's answers) or fusion (a judge maps agreement and dissent)
+  --rounds N          mixture-of-agents rounds, 1-4: each round's agents read the last one's answers
+  --max-cost USD      refuse the run if its worst-case cost is above USD; stop it if it gets there
+  --dry-run           show the plan and its worst-case cost, call no LLM
   --conversation ID   continue conversation ID (1-128 of A-Z a-z 0-9 _ - . :): the agents
                       and the summary see its earlier questions and answers; a new ID
                       starts a new conversation
@@ -47,11 +54,16 @@ class UsageError extends Error {}
 
 interface Options {
   url: string;
+  /** Where the URL came from, for the hint when it cannot be reached. */
+  urlFrom: "--url" | "CHORUS_URL" | "HTTP_ADDR" | "default";
   key?: string;
   id: string;
   question: string;
   agents?: string[];
   conversation?: string;
+  /** The request's preset, strategy, rounds, max_cost_usd and dry_run fields, as given. */
+  plan: Record<string, unknown>;
+  dryRun: boolean;
   json: boolean;
   resume: boolean;
   lastEventId: number;
@@ -69,6 +81,11 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options | "help" 
         id: { type: "string" },
         agents: { type: "string" },
         conversation: { type: "string" },
+        preset: { type: "string" },
+        strategy: { type: "string" },
+        rounds: { type: "string" },
+        "max-cost": { type: "string" },
+        "dry-run": { type: "boolean", default: false },
         json: { type: "boolean", default: false },
         resume: { type: "boolean", default: false },
         "last-event-id": { type: "string" },
@@ -90,17 +107,55 @@ function parseOptions(argv: string[], env: NodeJS.ProcessEnv): Options | "help" 
   const lastEventId = v["last-event-id"] ?? "0";
   if (!/^\d{1,15}$/.test(lastEventId)) throw new UsageError("--last-event-id must be a non-negative integer");
   const agents = v.agents?.split(",").map((a) => a.trim()).filter(Boolean);
+  if (v.resume && (v.preset || v.strategy || v.rounds || v["max-cost"] || v["dry-run"])) {
+    throw new UsageError("--preset, --strategy, --rounds, --max-cost and --dry-run start a run: they do not go with --resume");
+  }
+  if (v.rounds !== undefined && !/^[1-4]$/.test(v.rounds)) throw new UsageError("--rounds must be 1, 2, 3 or 4");
+  if (v["max-cost"] !== undefined && !(Number(v["max-cost"]) > 0)) throw new UsageError("--max-cost must be a positive number of USD, e.g. 0.05");
+  // The server validates the names (preset, strategy) and answers with the accepted ones.
+  const plan = {
+    ...(v.preset ? { preset: v.preset } : {}),
+    ...(v.strategy ? { strategy: v.strategy } : {}),
+    ...(v.rounds ? { rounds: Number(v.rounds) } : {}),
+    ...(v["max-cost"] ? { max_cost_usd: Number(v["max-cost"]) } : {}),
+  };
+  const [url, urlFrom] = serverUrl(v.url, env);
   return {
-    url: (v.url ?? env.CHORUS_URL ?? "http://127.0.0.1:8080").replace(/\/+$/, ""),
+    url,
+    urlFrom,
     key: v.key ?? (env.CHORUS_API_KEY || undefined),
     id: v.id ?? `cli-${randomUUID()}`,
     question,
     ...(agents?.length ? { agents } : {}),
     ...(v.conversation ? { conversation: v.conversation } : {}),
+    plan,
+    dryRun: v["dry-run"],
     json: v.json,
     resume: v.resume,
     lastEventId: Number(lastEventId),
   };
+}
+
+/**
+ * The server to ask: --url, else CHORUS_URL, else the address the server listens on (HTTP_ADDR,
+ * which `make ask` loads from .env), with a wildcard host (":8080", "0.0.0.0:8080") as loopback.
+ */
+function serverUrl(flag: string | undefined, env: NodeJS.ProcessEnv): [string, Options["urlFrom"]] {
+  const trim = (u: string) => u.replace(/\/+$/, "");
+  if (flag) return [trim(flag), "--url"];
+  if (env.CHORUS_URL) return [trim(env.CHORUS_URL), "CHORUS_URL"];
+  const addr = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):(\d{1,5})$/.exec(env.HTTP_ADDR ?? "");
+  if (addr) {
+    const host = ["", "0.0.0.0", "[::]"].includes(addr[1]!) ? "127.0.0.1" : addr[1];
+    return [`http://${host}:${addr[2]}`, "HTTP_ADDR"];
+  }
+  return ["http://127.0.0.1:8080", "default"];
+}
+
+/** How to point the CLI elsewhere, after a failed connection. */
+function reachHint(o: Options): string {
+  const from = o.urlFrom === "default" ? "the default" : `from ${o.urlFrom}`;
+  return `(${from}); is Chorus running there? Start it with \`make run\`, or point the CLI at it with --url, CHORUS_URL=http://host:port, or HTTP_ADDR=host:port (as in .env)`;
 }
 
 /** The contract's JSON error, as one or a few lines for stderr. */
@@ -112,6 +167,18 @@ async function describeHttpError(res: Response): Promise<string> {
   // The message names the first field; list the rest when there are more.
   if (Array.isArray(e.details) && e.details.length > 1) text += e.details.map((d) => `\n  ${d.field}: ${d.message}`).join("");
   return text;
+}
+
+/** A dry run's plan and estimate: the JSON as it came with --json, else a few lines. */
+function dryRunText(body: { plan: { preset: string; strategy: string; rounds: number; agents: string[]; calls: number }; estimate: { prompt_tokens: number; completion_tokens: number; cost_usd: number | null } }, json: boolean): string {
+  if (json) return `${JSON.stringify(body)}\n`;
+  const { plan, estimate } = body;
+  const cost = estimate.cost_usd === null ? "unknown (a model has no price)" : `$${estimate.cost_usd.toFixed(6)}`;
+  return [
+    `plan: preset ${plan.preset} · ${plan.strategy} · ${plan.rounds} round${plan.rounds === 1 ? "" : "s"} · agents ${plan.agents.join(", ")} · ${plan.calls} calls`,
+    `worst case: ${cost} (${estimate.prompt_tokens} prompt + ${estimate.completion_tokens} completion tokens); nothing was called`,
+    "",
+  ].join("\n");
 }
 
 const isEventStream = (res: Response) => (res.headers.get("content-type") ?? "").startsWith("text/event-stream");
@@ -144,6 +211,8 @@ async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promi
             message_id: o.id,
             ...(o.agents ? { agents: o.agents } : {}),
             ...(o.conversation ? { conversation_id: o.conversation } : {}),
+            ...o.plan,
+            ...(o.dryRun ? { dry_run: true } : {}),
           }),
         });
 
@@ -182,7 +251,12 @@ async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promi
         const cause = (e as { cause?: { code?: string; message?: string } }).cause;
         // The server behind the URL may be restarting or replaced: a resume tries again.
         if (attempt > 0 && attempt < MAX_RESUMES) continue;
-        return noRun(`cannot reach ${o.url}: ${cause?.code ?? cause?.message ?? (e as Error).message}`);
+        return noRun(`cannot reach ${o.url}: ${cause?.code ?? cause?.message ?? (e as Error).message} ${reachHint(o)}`);
+      }
+      if (o.dryRun && res.ok && !isEventStream(res)) {
+        view.close();
+        process.stdout.write(dryRunText(await res.json(), o.json));
+        return EXIT.done;
       }
       if (!res.ok || !res.body || !isEventStream(res)) return noRun(await describeHttpError(res));
       let received = 0;

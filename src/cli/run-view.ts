@@ -2,6 +2,7 @@
 // line per agent (redrawn in place with a spinner on a terminal, printed once finished
 // otherwise), then the summary as it streams, then a status line.
 import type { RunEvent } from "../run/events.js";
+import { analysisLines, rankingLines, reviewErrorLine, reviewLine } from "./stage-lines.js";
 
 export type { RunEvent } from "../run/events.js";
 
@@ -30,6 +31,8 @@ export function formatMs(ms: unknown): string {
   if (typeof ms !== "number" || !Number.isFinite(ms)) return "?";
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
+
+const round = (r: number | undefined) => (r === undefined ? "" : ` (round ${r})`);
 
 const SPINNER = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 const FAILED_AS: Record<string, string> = { error: "failed", timeout: "timed out", cancelled: "cancelled" };
@@ -72,16 +75,38 @@ export class HumanView implements RunView {
         }
         break;
       case "agent_start":
-        this.update(ev.data.agent, false, " ", "working");
+        this.update(ev.data.agent, false, " ", `working${round(ev.data.round)}`);
         break;
       case "agent_done":
-        this.update(ev.data.agent, true, "✓", `done in ${formatMs(ev.data.latency_ms)}`);
+        this.update(ev.data.agent, true, "✓", `done in ${formatMs(ev.data.latency_ms)}${round(ev.data.round)}`);
         break;
       case "agent_error": {
         const d = ev.data;
-        this.update(d.agent, true, "✗", `${FAILED_AS[d.status] ?? "failed"} after ${formatMs(d.latency_ms)} (${d.error.code}: ${d.error.message})`);
+        this.update(d.agent, true, "✗", `${FAILED_AS[d.status] ?? "failed"} after ${formatMs(d.latency_ms)}${round(d.round)} (${d.error.code}: ${d.error.message})`);
         break;
       }
+      // The later stages print below the agents' block, once each is final.
+      case "review_start":
+        if (!this.sealed) {
+          this.seal();
+          this.out.write("reviews (answers anonymised and shuffled for each reviewer):\n");
+        }
+        break;
+      case "review_done":
+        this.stage([reviewLine(ev.data, formatMs(ev.data.latency_ms))]);
+        break;
+      case "review_error":
+        this.stage([reviewErrorLine(ev.data, formatMs(ev.data.latency_ms))]);
+        break;
+      case "ranking":
+        this.stage(rankingLines(ev.data));
+        break;
+      case "analysis":
+        this.stage(analysisLines(ev.data));
+        break;
+      case "analysis_error":
+        this.stage([`judge failed (${ev.data.error.code}: ${ev.data.error.message}); the summary is made without its analysis`]);
+        break;
       case "summary_delta":
         this.startSummary();
         this.out.write(ev.data.delta);
@@ -104,7 +129,13 @@ export class HumanView implements RunView {
         const { ok } = d.agents;
         const total = ok + d.agents.failed;
         const who = ok === total && total > 1 ? `all ${total} agents answered` : `${ok} of ${total} agent${total === 1 ? "" : "s"} answered`;
-        this.out.write(`${this.summaryStarted ? "\n\n" : ""}status: ${d.status} — ${who} · total ${formatMs(d.latency_ms)}\n`);
+        const strategy = d.strategy && d.strategy !== "summarize" ? ` · ${d.strategy}` : "";
+        const cost = d.cost_usd !== undefined ? ` · $${d.cost_usd.toFixed(6)}` : "";
+        this.out.write(`${this.summaryStarted ? "\n\n" : ""}status: ${d.status} — ${who}${strategy} · total ${formatMs(d.latency_ms)}${cost}\n`);
+        if (d.degraded) {
+          const parts = [...(d.degraded.failed_agents.length ? [`failed: ${d.degraded.failed_agents.join(", ")}`] : []), ...(d.degraded.skipped.length ? [`skipped: ${d.degraded.skipped.join(", ")}`] : [])];
+          this.out.write(`degraded: ${parts.join("; ")}\n`);
+        }
         break;
       }
       case "error":
@@ -117,6 +148,11 @@ export class HumanView implements RunView {
 
   close(): void {
     this.seal();
+  }
+
+  private stage(lines: string[]): void {
+    this.seal();
+    this.out.write(`${lines.join("\n")}\n`);
   }
 
   private update(agent: string, finished: boolean, mark: string, detail: string): void {

@@ -28,6 +28,9 @@ const schema = z
     OPENAI_API_KEY: z.preprocess(emptyAsUndefined, z.string().optional()),
     LLM_MODEL: z.string().min(1).default("gpt-4o-mini"),
     LLM_MAX_RETRIES: int(2, 0, 10),
+    // The completion bound sent upstream as max_tokens when a prompt header sets none: it makes
+    // the cost estimate a true ceiling.
+    LLM_MAX_TOKENS: int(4096, 1, 1_000_000),
     LLM_STREAM_USAGE: flag(true),
     LLM_RECORD_DIR: z.preprocess(emptyAsUndefined, z.string().optional()),
     LLM_REPLAY_DIR: z.preprocess(emptyAsUndefined, z.string().optional()),
@@ -46,6 +49,8 @@ const schema = z
     MOCK_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
 
     PROMPTS_DIR: z.string().min(1).default("prompts"),
+    // The preset (prompts/presets/<name>.md) of a request that names none.
+    DEFAULT_PRESET: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, "must be a preset name").default("default"),
     AGENT_TIMEOUT_MS: int(60_000, 1),
     AGENT_FIRST_TOKEN_TIMEOUT_MS: int(20_000, 1),
     AGENT_STALL_TIMEOUT_MS: int(15_000, 1),

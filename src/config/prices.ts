@@ -7,9 +7,10 @@ import { z } from "zod";
 import type { Usage } from "../llm/llm-client.js";
 
 const price = z.number().min(0).max(1_000_000);
-const schema = z.record(
-  z.string().min(1),
-  z.object({ input_per_1m: price, output_per_1m: price }).strict(),
+// Keys starting with "_" are comments (JSON has none): a note of where and when prices were read.
+const schema = z.preprocess(
+  (raw) => (raw && typeof raw === "object" && !Array.isArray(raw) ? Object.fromEntries(Object.entries(raw).filter(([k]) => !k.startsWith("_"))) : raw),
+  z.record(z.string().min(1), z.object({ input_per_1m: price, output_per_1m: price }).strict()),
 );
 
 /** model → USD per 1M tokens. */
@@ -31,9 +32,10 @@ export function loadPrices(explicit: string | undefined, promptsDir: string): Pr
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const why = parsed.error.issues.map((i) => `${i.path.join(".") || "(file)"}: ${i.message}`).join("; ");
-    throw new PricesError(`${file}: ${why} (expected {"<model>": {"input_per_1m": USD, "output_per_1m": USD}})`);
+    throw new PricesError(`${file}: ${why} (expected {"note"?: "…", "<model>": {"input_per_1m": USD, "output_per_1m": USD}})`);
   }
-  return parsed.data;
+  const { note: _note, ...table } = parsed.data;
+  return table as PriceTable;
 }
 
 /** The cost of `usage` on `model` in USD, or undefined when the model has no price. */

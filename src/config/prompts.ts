@@ -1,9 +1,15 @@
-// Loads and validates the prompt files: prompts/agents/<name>.md (one agent each) and
-// prompts/summarizer.md. A file may open with a header between `---` lines holding
+// Loads and validates the prompt files: prompts/agents/<name>.md (one agent each),
+// prompts/summarizer.md, the optional review.md and judge.md (the shipped text where missing)
+// and the presets (presets.ts). A file may open with a header between `---` lines holding
 // `key: value` settings; the rest is the system message.
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { z } from "zod";
+import { PromptError, readText, splitHeader } from "./prompt-file.js";
+import { loadPresets, type Preset } from "./presets.js";
+
+export { PromptError } from "./prompt-file.js";
 
 const settingsSchema = z
   .object({
@@ -32,25 +38,22 @@ export interface Prompt {
 export interface Prompts {
   agents: Prompt[];
   summarizer: Prompt;
+  /** council: each reviewer's system message (its provider and model are its agent's). */
+  review: Prompt;
+  /** fusion: the judge's system message; its header may set the judge's provider and model. */
+  judge: Prompt;
+  /** By name; `default` always among them. */
+  presets: Preset[];
 }
 
-export class PromptError extends Error {}
+/** The prompts folder shipped with Chorus (beside src/ and dist/): the text of optional prompts a folder lacks. */
+export const SHIPPED_PROMPTS_DIR = fileURLToPath(new URL("../../prompts/", import.meta.url));
+
 
 const AGENT_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
 export function parsePrompt(name: string, text: string, file: string): Prompt {
-  let body = text.replace(/^\uFEFF/, "");
-  const header: Record<string, string> = {};
-  const m = /^---\r?\n([\s\S]*?)\r?\n---\r?\n?/.exec(body);
-  if (m) {
-    body = body.slice(m[0].length);
-    for (const line of m[1]!.split(/\r?\n/)) {
-      if (!line.trim() || line.trim().startsWith("#")) continue;
-      const kv = /^\s*([A-Za-z_]+)\s*:\s*(.*?)\s*$/.exec(line);
-      if (!kv) throw new PromptError(`${file}: header line "${line}" is not "key: value"`);
-      header[kv[1]!] = kv[2]!.replace(/^["'](.*)["']$/, "$1");
-    }
-  }
+  const { header, body } = splitHeader(text, file);
   const parsed = settingsSchema.safeParse(header);
   if (!parsed.success) {
     const why = parsed.error.issues.map((i) => `${i.path.join(".") || "header"}: ${i.message}`).join("; ");
@@ -61,15 +64,13 @@ export function parsePrompt(name: string, text: string, file: string): Prompt {
   return { name, system, settings: parsed.data };
 }
 
-function readPrompt(name: string, file: string): Prompt {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    throw new PromptError(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? "error"})`);
-  }
-  return parsePrompt(name, text, file);
-}
+const readPrompt = (name: string, file: string): Prompt => parsePrompt(name, readText(file), file);
+
+/** A prompt the folder may lack: then the shipped one. */
+const optionalPrompt = (dir: string, name: string): Prompt => {
+  const own = join(dir, `${name}.md`);
+  return readPrompt(name, existsSync(own) ? own : join(SHIPPED_PROMPTS_DIR, `${name}.md`));
+};
 
 /** Reads the whole prompts folder; throws PromptError with the file at fault. */
 export function loadPrompts(dir: string): Prompts {
@@ -88,5 +89,11 @@ export function loadPrompts(dir: string): Prompts {
     return readPrompt(name, join(agentsDir, f));
   });
   if (agents.length === 0) throw new PromptError(`${agentsDir}: no agent prompts (*.md) found`);
-  return { agents, summarizer: readPrompt("summarizer", join(dir, "summarizer.md")) };
+  return {
+    agents,
+    summarizer: readPrompt("summarizer", join(dir, "summarizer.md")),
+    review: optionalPrompt(dir, "review"),
+    judge: optionalPrompt(dir, "judge"),
+    presets: loadPresets(join(dir, "presets"), agents.map((a) => a.name)),
+  };
 }

@@ -19,12 +19,38 @@ function packageVersion(): string {
 const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (ch) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[ch]!);
 
+/** Markdown code spans (`x`) in escaped text, as <code>: the descriptions are written in Markdown. */
+const codeSpans = (html: string) => html.replace(/`([^`\n]+)`/g, "<code>$1</code>");
+
+/** Escaped prose with its code spans rendered. */
+const prose = (s: string) => codeSpans(escapeHtml(s));
+
 /** Pretty JSON with every `$ref` to a component turned into a link to it. */
 const jsonBlock = (value: unknown) =>
-  `<pre>${escapeHtml(JSON.stringify(value, null, 2)).replace(
+  `<pre>${codeSpans(escapeHtml(JSON.stringify(value, null, 2))).replace(
     /&quot;#\/components\/schemas\/([\w-]+)&quot;/g,
     (_, name: string) => `<a href="#schema-${name}">&quot;#/components/schemas/${name}&quot;</a>`,
   )}</pre>`;
+
+const BASE = "http://localhost:8080";
+const JSON_HEADER = "-H 'content-type: application/json'";
+
+/** Example requests where a bare URL would not do: a body, a header worth knowing. */
+const EXAMPLES: Record<string, string> = {
+  "post /api/process": `curl -N ${BASE}/api/process ${JSON_HEADER} \\\n  -d '{"message": "Why is the sky blue?", "message_id": "demo-1"}'`,
+  "get /api/process/{message_id}/events": `curl -N ${BASE}/api/process/demo-1/events -H 'Last-Event-ID: 3'`,
+  "post /v1/chat/completions":
+    `curl -N ${BASE}/v1/chat/completions ${JSON_HEADER} \\\n  -d '{"model": "chorus", "stream": true, "messages": [{"role": "user", "content": "Why is the sky blue?"}]}'`,
+};
+const PATH_EXAMPLES: Record<string, string> = { message_id: "demo-1", conversation_id: "trip", model: "chorus" };
+
+/** A curl command for the operation, with example values for its path parameters. */
+function curlExample(path: string, method: string, op: Pick<Operation, "security">): string {
+  const url = BASE + path.replace(/\{(\w+)\}/g, (_, name: string) => PATH_EXAMPLES[name] ?? name);
+  const cmd = EXAMPLES[`${method} ${path}`] ?? `curl${method === "get" ? "" : ` -X ${method.toUpperCase()}`} ${url}`;
+  const key = op.security ? `<p>With API_KEYS set, add <code>-H "Authorization: Bearer $KEY"</code>.</p>` : "";
+  return `<h4>Example</h4><pre>${escapeHtml(cmd)}</pre>${key}`;
+}
 
 const STYLE = `
 body{font:15px/1.5 system-ui,sans-serif;max-width:960px;margin:2rem auto;padding:0 1rem;color:#222}
@@ -46,7 +72,7 @@ interface Media {
 function schemaView(schema: Media["schema"]): string {
   const name = schema?.$ref?.replace("#/components/schemas/", "");
   if (name && Object.keys(schema!).length === 1) return ` → <a href="#schema-${escapeHtml(name)}">${escapeHtml(name)}</a>`;
-  if (schema?.description && Object.keys(schema).length <= 2) return `<p class="desc">${escapeHtml(schema.description)}</p>`;
+  if (schema?.description && Object.keys(schema).length <= 2) return `<p class="desc">${prose(schema.description)}</p>`;
   return jsonBlock(schema);
 }
 
@@ -70,14 +96,15 @@ function renderOperation(path: string, method: string, op: Operation): string {
   const parts = [
     `<section id="${escapeHtml(`${method}-${path}`)}">`,
     `<h3><span class="method">${method.toUpperCase()}</span><code>${escapeHtml(path)}</code></h3>`,
-    `<p><strong>${escapeHtml(op.summary ?? "")}</strong>${op.security ? " (Bearer key when API_KEYS is set)" : ""}</p>`,
+    `<p><strong>${prose(op.summary ?? "")}</strong>${op.security ? " (Bearer key when API_KEYS is set)" : ""}</p>`,
   ];
-  if (op.description) parts.push(`<p class="desc">${escapeHtml(op.description)}</p>`);
+  if (op.description) parts.push(`<p class="desc">${prose(op.description)}</p>`);
+  parts.push(curlExample(path, method, op));
   if (op.parameters?.length) {
     const rows = op.parameters.map(
       (p) =>
         `<tr><td><code>${escapeHtml(p.name)}</code></td><td>${escapeHtml(p.in)}${p.required ? ", required" : ""}</td>` +
-        `<td>${escapeHtml(p.description ?? "")}</td><td><code>${escapeHtml(JSON.stringify(p.schema ?? {}))}</code></td></tr>`,
+        `<td>${prose(p.description ?? "")}</td><td><code>${escapeHtml(JSON.stringify(p.schema ?? {}))}</code></td></tr>`,
     );
     parts.push(`<h4>Parameters</h4><table>${rows.join("")}</table>`);
   }
@@ -90,7 +117,7 @@ function renderOperation(path: string, method: string, op: Operation): string {
     const content = Object.entries(r.content ?? {})
       .map(([type, media]) => mediaView(type, media))
       .join("");
-    return `<tr><td><code>${escapeHtml(status)}</code></td><td>${escapeHtml(r.description)}${content}</td></tr>`;
+    return `<tr><td><code>${escapeHtml(status)}</code></td><td>${prose(r.description)}${content}</td></tr>`;
   });
   parts.push(`<h4>Responses</h4><table>${rows.join("")}</table></section>`);
   return parts.join("\n");
@@ -103,7 +130,7 @@ export function renderDocsPage(doc: OpenApiDocument): string {
   const operations = entries.map(({ path, method, op }) => renderOperation(path, method, op));
   const toc = entries.map(
     ({ path, method, op }) =>
-      `<li><a href="#${escapeHtml(`${method}-${path}`)}"><span class="method">${method.toUpperCase()}</span><code>${escapeHtml(path)}</code></a> ${escapeHtml(op.summary ?? "")}</li>`,
+      `<li><a href="#${escapeHtml(`${method}-${path}`)}"><span class="method">${method.toUpperCase()}</span><code>${escapeHtml(path)}</code></a> ${prose(op.summary ?? "")}</li>`,
   );
   const schemas = Object.entries(doc.components.schemas).map(
     ([name, schema]) => `<section id="schema-${escapeHtml(name)}"><h3>${escapeHtml(name)}</h3>${jsonBlock(schema)}</section>`,
@@ -118,7 +145,7 @@ export function renderDocsPage(doc: OpenApiDocument): string {
 </head>
 <body>
 <h1>${escapeHtml(doc.info.title)} API <small>${escapeHtml(doc.info.version)}</small></h1>
-<p class="desc">${escapeHtml(doc.info.description)}</p>
+<p class="desc">${prose(doc.info.description)}</p>
 <p>Machine-readable: <a href="/openapi.json">/openapi.json</a> (OpenAPI ${escapeHtml(doc.openapi)}).</p>
 <h2>Routes</h2>
 <ul>${toc.join("\n")}</ul>

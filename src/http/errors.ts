@@ -43,9 +43,16 @@ export function errorBody(code: string, message: string, details?: unknown) {
   return { error: { code, message, ...(details === undefined ? {} : { details }) } };
 }
 
-/** Maps zod issues to `details`, one per field, and a message naming the first. */
-export function invalidRequest(error: z.ZodError): ApiError {
-  const details = error.issues.map((i) => ({ field: i.path.join(".") || "(body)", message: i.message }));
+/**
+ * Maps zod issues to `details`, one per field, and a message naming the first. `source` names
+ * what was parsed when it is not the JSON body (a header such as Last-Event-ID, a query field).
+ */
+export function invalidRequest(error: z.ZodError, source?: { name: string; in: "header" | "query" }): ApiError {
+  const details = error.issues.map((i) => ({
+    field: [source?.name, ...i.path].filter((x) => x !== undefined).join(".") || "(body)",
+    message: i.message,
+    ...(source ? { in: source.in } : {}),
+  }));
   const first = details[0]!;
   return new ApiError("invalid_request", `${first.field}: ${first.message}`, details);
 }

@@ -54,6 +54,8 @@ export function runErrorStatus(code: string): { status: number; retry: boolean }
       return { status: 409, retry: false }; // cancelled on purpose (DELETE /api/process/{id})
     case "internal_error":
       return { status: 500, retry: false };
+    case "budget_exceeded":
+      return { status: 402, retry: false }; // the measured spend passed max_cost_usd: retrying costs as much again
     default: // all_agents_failed, not_enough_agents, summarizer_failed
       return { status: 502, retry: false };
   }

@@ -5,13 +5,13 @@ import { randomBytes } from "node:crypto";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import { Hono } from "hono";
 import { ApiError, overloaded } from "../errors.js";
-import type { RunEvent } from "../run/event-log.js";
+import type { EventData, RunEvent } from "../run/events.js";
 import type { RunHandle, RunRegistry } from "../run/run-registry.js";
 import type { Runner } from "../run/runner.js";
 import type { AppEnv } from "./app-env.js";
 import { invalidRequest } from "./errors.js";
 import { openAiErrorBody, runErrorStatus } from "./openai-errors.js";
-import { CHORUS_MODEL, chatCompletionRequestSchema, toRunInput } from "./openai-schemas.js";
+import { CHORUS_MODEL, chatCompletionRequestSchema, modelIds, presetOfModel, toRunInput } from "./openai-schemas.js";
 import { jsonBodyLimit, readJson } from "./process-routes.js";
 import { headersSoFar } from "./stream-response.js";
 import { writeSse, type SseSource } from "./sse-writer.js";
@@ -28,10 +28,12 @@ export interface OpenAiRoutesDeps {
   writeTimeoutMs: number;
   /** True when too many runs wait for upstream capacity. */
   overloaded: () => boolean;
+  /** Served as models `chorus/<preset>`. */
+  presetNames?: string[];
 }
 
-// A fixed date: the model does not change when the process restarts.
-const MODEL = { id: CHORUS_MODEL, object: "model", created: 1_735_689_600, owned_by: "chorus" } as const;
+// A fixed date: the models do not change when the process restarts.
+const modelEntry = (id: string) => ({ id, object: "model", created: 1_735_689_600, owned_by: "chorus" }) as const;
 
 /** Names the run behind a completion: GET /api/process/{id}/events shows its agents at work. */
 const RUN_ID_HEADER = "X-Chorus-Message-Id";
@@ -39,30 +41,42 @@ const RUN_ID_HEADER = "X-Chorus-Message-Id";
 const frame = (body: unknown) => `data: ${JSON.stringify(body)}\n\n`;
 
 /**
- * The run as OpenAI chunks: a first chunk with the role, one per summary token, a last one with
- * finish_reason "stop", the usage chunk if asked, then [DONE]. A failed run ends with an error
- * object chunk and no [DONE], which the openai SDK raises as an APIError.
+ * The run as OpenAI chunks: a first chunk with the role, one per summary token as it comes, a
+ * last chunk with an empty delta and finish_reason "stop" (as OpenAI sends it: holding a token
+ * back to mark it last would delay every stream by a token), the usage chunk if asked, then
+ * [DONE]. A failed run, or a summary restarted after this stream carried some of it (text sent
+ * cannot be taken back here), ends with an error object in a data line and no [DONE], which the
+ * openai SDKs raise as an APIError.
  */
-function completionChunks(run: RunHandle, id: string, created: number, includeUsage: boolean): SseSource {
+export function completionChunks(run: Pick<RunHandle, "log">, c: CompletionMeta): SseSource {
   // With include_usage OpenAI sends `usage: null` on every chunk but the usage one.
   const chunk = (delta: object, finish: "stop" | null = null) =>
     frame({
-      id,
+      id: c.id,
       object: "chat.completion.chunk",
-      created,
-      model: CHORUS_MODEL,
+      created: c.created,
+      model: c.model,
       choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
-      ...(includeUsage ? { usage: null } : {}),
+      ...(c.includeUsage ? { usage: null } : {}),
     });
+  let ended = false;
+  let sent = false; // some summary text went out
   const translate = (e: RunEvent): string => {
-    if (e.event === "summary_delta") return chunk({ content: e.data.delta });
+    if (ended) return "";
+    if (e.event === "summary_delta") {
+      sent = true;
+      return chunk({ content: e.data.delta });
+    }
+    if (e.event === "summary_restart" && !sent) return ""; // nothing to take back
     if (e.event === "done") {
+      ended = true;
       const usage = e.data.usage ?? null;
-      const usageChunk = includeUsage ? frame({ id, object: "chat.completion.chunk", created, model: CHORUS_MODEL, choices: [], usage }) : "";
+      const usageChunk = c.includeUsage ? frame({ id: c.id, object: "chat.completion.chunk", created: c.created, model: c.model, choices: [], usage }) : "";
       return chunk({}, "stop") + usageChunk + "data: [DONE]\n\n";
     }
-    if (e.event === "error") {
-      const { code, message } = e.data;
+    if (e.event === "error" || e.event === "summary_restart") {
+      ended = true;
+      const { code, message } = e.event === "error" ? e.data : summaryRestarted(e.data);
       return frame(openAiErrorBody(runErrorStatus(code).status, code, message));
     }
     return ""; // agent progress: not part of a chat completion
@@ -72,7 +86,24 @@ function completionChunks(run: RunHandle, id: string, created: number, includeUs
     for await (const batch of run.log.follow(0, gone)) {
       const text = batch.map(translate).join("");
       if (text) yield text;
+      if (ended) return; // after an error nothing more belongs to this completion
     }
+  };
+}
+
+export interface CompletionMeta {
+  id: string;
+  created: number;
+  model: string;
+  includeUsage: boolean;
+}
+
+/** The summarizer failed after streaming and another one starts over: the text sent is void. */
+function summaryRestarted({ reason }: EventData<"summary_restart">): { code: string; message: string } {
+  const why = ` (${reason.code}${reason.message ? `: ${reason.message}` : ""})`;
+  return {
+    code: "summary_restart",
+    message: `the summary was restarted after its first tokens${why}; a chat completion cannot take text back: ask again, or use /api/process, which shows the restart`,
   };
 }
 
@@ -80,10 +111,14 @@ export function openAiRoutes(deps: OpenAiRoutesDeps) {
   const schema = chatCompletionRequestSchema(deps.maxMessageChars);
   const app = new Hono<AppEnv>();
 
-  app.get("/v1/models", (c) => c.json({ object: "list", data: [MODEL] }));
-  app.get("/v1/models/:model", (c) => {
-    if (c.req.param("model") !== CHORUS_MODEL) throw modelNotFound(c.req.param("model"));
-    return c.json(MODEL);
+  const presets = deps.presetNames ?? [];
+  const models = modelIds(presets);
+  app.get("/v1/models", (c) => c.json({ object: "list", data: models.map(modelEntry) }));
+  // {.+}: a preset's model id holds a slash (chorus/council).
+  app.get("/v1/models/:model{.+}", (c) => {
+    const model = c.req.param("model");
+    if (!models.includes(model)) throw modelNotFound(model, models);
+    return c.json(modelEntry(model));
   });
 
   app.post(
@@ -93,7 +128,8 @@ export function openAiRoutes(deps: OpenAiRoutesDeps) {
       const parsed = schema.safeParse(await readJson(c));
       if (!parsed.success) throw invalidRequest(parsed.error);
       const req = parsed.data;
-      if (req.model !== CHORUS_MODEL) throw modelNotFound(req.model);
+      const preset = presetOfModel(req.model, presets);
+      if (preset === null) throw modelNotFound(req.model, models);
       if (deps.overloaded()) {
         throw overloaded();
       }
@@ -103,7 +139,7 @@ export function openAiRoutes(deps: OpenAiRoutesDeps) {
       const closeQuota = deps.streams.open(c.get("clientKey"));
       // A fresh id never joins nor conflicts with another run; start fails only when Redis is down.
       const traceContext = { traceparent: c.req.header("traceparent"), tracestate: c.req.header("tracestate") };
-      const { run } = await deps.runner.start({ messageId: id, ...toRunInput(req), streamAgents: false, requestId: c.get("requestId"), traceContext }).catch((e) => {
+      const { run } = await deps.runner.start({ messageId: id, ...toRunInput(req), preset, streamAgents: false, requestId: c.get("requestId"), traceContext }).catch((e) => {
         closeQuota();
         throw e;
       });
@@ -116,7 +152,7 @@ export function openAiRoutes(deps: OpenAiRoutesDeps) {
 
       if (req.stream) {
         try {
-          await writeSse(c.env.outgoing, completionChunks(run, id, created, req.stream_options?.include_usage === true), {
+          await writeSse(c.env.outgoing, completionChunks(run, { id, created, model: req.model, includeUsage: req.stream_options?.include_usage === true }), {
             heartbeatMs: deps.heartbeatMs,
             writeTimeoutMs: deps.writeTimeoutMs,
             headers: { ...headersSoFar(c), [RUN_ID_HEADER]: id }, // with RateLimit-*, X-Request-Id, CORS
@@ -155,7 +191,7 @@ export function openAiRoutes(deps: OpenAiRoutesDeps) {
         id,
         object: "chat.completion",
         created,
-        model: CHORUS_MODEL,
+        model: req.model,
         choices: [{ index: 0, message: { role: "assistant", content: summary, refusal: null }, logprobs: null, finish_reason: "stop" }],
         ...(usage ? { usage } : {}),
       });
@@ -165,9 +201,9 @@ export function openAiRoutes(deps: OpenAiRoutesDeps) {
   return app;
 }
 
-function modelNotFound(model: string): ApiError {
+function modelNotFound(model: string, models: string[]): ApiError {
   const shown = JSON.stringify(model.slice(0, 100));
-  return new ApiError("model_not_found", `the model ${shown} does not exist; this server serves "${CHORUS_MODEL}"`, [
+  return new ApiError("model_not_found", `the model ${shown} does not exist; this server serves ${models.map((m) => `"${m}"`).join(", ")} (GET /v1/models)`, [
     { field: "model", message: "unknown model" },
   ]);
 }

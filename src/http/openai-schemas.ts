@@ -4,10 +4,22 @@ import { z } from "zod";
 import type { ChatMessage } from "../llm/llm-client.js";
 import { codePoints } from "./request-schemas.js";
 
-/** The one model Chorus serves: the whole panel behind one name. */
+/** The model Chorus serves: the whole panel behind one name (the default preset). */
 export const CHORUS_MODEL = "chorus";
 
-const textPart = z.object({ type: z.literal("text"), text: z.string() });
+/** The model ids served: `chorus` and `chorus/<preset>` for every preset. */
+export const modelIds = (presets: string[]) => [CHORUS_MODEL, ...presets.map((p) => `${CHORUS_MODEL}/${p}`)];
+
+/** The preset a model id names: undefined for `chorus` (the default preset), null for an unknown model. */
+export function presetOfModel(model: string, presets: string[]): string | undefined | null {
+  if (model === CHORUS_MODEL) return undefined;
+  const name = model.startsWith(`${CHORUS_MODEL}/`) ? model.slice(CHORUS_MODEL.length + 1) : "";
+  return presets.includes(name) ? name : null;
+}
+
+const textPart = z.object(
+  { type: z.literal("text", { error: "only text content parts are supported (no images, audio or files)" }), text: z.string() },
+);
 
 const chatMessage = z.looseObject({
   // Tool calling is not supported: a `tool` turn has nothing to feed an agent.
@@ -29,6 +41,9 @@ export function messageText(m: Pick<ChatMessageIn, "content">): string {
   return (m.content ?? []).map((p) => p.text).join("\n");
 }
 
+// A client that relies on tool calls must hear so, not receive prose it takes for an answer.
+const NO_TOOLS = "tool calling is not supported: Chorus answers with text only";
+
 /**
  * The request body of POST /v1/chat/completions. Unknown fields (temperature, max_tokens, …)
  * are accepted and ignored: each agent's sampling settings come from its prompt file.
@@ -36,7 +51,7 @@ export function messageText(m: Pick<ChatMessageIn, "content">): string {
 export function chatCompletionRequestSchema(maxChars: number) {
   return z
     .looseObject({
-      model: z.string().min(1, "must name a model").meta({ description: `Must be "${CHORUS_MODEL}".` }),
+      model: z.string().min(1, "must name a model").meta({ description: `"${CHORUS_MODEL}" (the default preset) or "${CHORUS_MODEL}/<preset>" (GET /v1/models lists them).` }),
       messages: z
         .array(chatMessage)
         .min(1, "must hold at least one message")
@@ -51,6 +66,11 @@ export function chatCompletionRequestSchema(maxChars: number) {
         .object({ include_usage: z.boolean().optional() })
         .nullish()
         .meta({ description: "With `include_usage: true`, a last chunk with `choices: []` carries the run's usage." }),
+      n: z.literal(1, { error: "only n = 1 is supported: the run gives one answer" }).nullish().meta({ description: "Must be 1 when given." }),
+      tools: z.array(z.unknown()).max(0, NO_TOOLS).nullish().meta({ description: "Not supported: a non-empty list is refused." }),
+      tool_choice: z.literal("none", { error: NO_TOOLS }).nullish().meta({ description: 'Not supported: anything but "none" is refused.' }),
+      functions: z.array(z.unknown()).max(0, NO_TOOLS).nullish().meta({ description: "Not supported (the older form of tools)." }),
+      function_call: z.literal("none", { error: NO_TOOLS }).nullish().meta({ description: "Not supported (the older form of tool_choice)." }),
     })
     .superRefine((body, ctx) => {
       const i = body.messages.length - 1;
@@ -96,7 +116,7 @@ export const openAiErrorSchema = z
   .meta({ description: "OpenAI's error shape, used by every /v1/* error." });
 
 export const modelSchema = z.object({
-  id: z.literal(CHORUS_MODEL),
+  id: z.string().meta({ description: `"${CHORUS_MODEL}" or "${CHORUS_MODEL}/<preset>".` }),
   object: z.literal("model"),
   created: z.int(),
   owned_by: z.string(),
@@ -108,7 +128,7 @@ export const chatCompletionSchema = z.object({
   id: z.string().meta({ description: "chatcmpl-…; also the run's message_id (header X-Chorus-Message-Id)." }),
   object: z.literal("chat.completion"),
   created: z.int(),
-  model: z.literal(CHORUS_MODEL),
+  model: z.string().meta({ description: "The model asked for." }),
   choices: z.array(
     z.object({
       index: z.literal(0),
@@ -124,7 +144,7 @@ export const chatCompletionChunkSchema = z.object({
   id: z.string(),
   object: z.literal("chat.completion.chunk"),
   created: z.int(),
-  model: z.literal(CHORUS_MODEL),
+  model: z.string().meta({ description: "The model asked for." }),
   choices: z.array(
     z.object({
       index: z.literal(0),

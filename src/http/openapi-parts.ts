@@ -21,7 +21,9 @@ const SSE_DESCRIPTION = [
   "A `text/event-stream`. Every event has `id:` (1, 2, 3 … within the run), `event:` and one `data:` line of JSON;",
   "a comment line `: ping` is sent whenever nothing else was sent for SSE_HEARTBEAT_MS.",
   "Events, in order: `start`; per agent `agent_start`, `agent_delta`* (only with stream_agents), then `agent_done` or",
-  "`agent_error`; `summary_delta`*; finally exactly one `done` or `error`, after which the stream closes.",
+  "`agent_error` (with `rounds` > 1, once per round, each carrying `round`); council: per reviewer `review_start`, then",
+  "`review_done` or `review_error`, then `ranking`; fusion: `analysis` or `analysis_error`; `summary_delta`*",
+  "(`summary_restart` when a fallback summarizer starts over); finally exactly one `done` or `error`, after which the stream closes.",
   "The data of each event is described under `x-sse-events` and in components/schemas/SseEvent_*.",
 ].join(" ");
 
@@ -70,4 +72,39 @@ export const sseResponse = (description: string) => ({
       "x-sse-events": Object.fromEntries(Object.keys(sseEvents).map((e) => [e, ref(`SseEvent_${e}`)])),
     },
   },
+});
+
+const strategy = z.enum(["summarize", "council", "fusion"]);
+
+export const dryRun = z
+  .object({
+    plan: z.object({
+      preset: z.string(),
+      strategy,
+      rounds: z.int(),
+      agents: z.array(z.string()),
+      calls: z.int().meta({ description: "Upstream calls the plan can make (fallbacks not counted)." }),
+    }),
+    estimate: z.object({
+      prompt_tokens: z.int(),
+      completion_tokens: z.int(),
+      cost_usd: z.number().nullable().meta({ description: "The worst case in USD; null when some model of the plan has no price (PRICES_FILE)." }),
+    }),
+  })
+  .meta({ description: "dry_run: the plan and its worst-case cost; no LLM was called and no run created." });
+
+export const presetList = z.object({
+  default: z.string().meta({ description: "DEFAULT_PRESET: the preset of a request that names none." }),
+  presets: z.array(
+    z.object({
+      name: z.string(),
+      description: z.string().meta({ description: "What it costs and when to pick it." }),
+      strategy,
+      rounds: z.int(),
+      agents: z.array(z.string()),
+      fanout_deadline_ms: z.int().optional(),
+      min_agents_ok: z.int().optional(),
+      max_cost_usd: z.number().optional(),
+    }),
+  ),
 });

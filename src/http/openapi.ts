@@ -7,10 +7,12 @@ import { z } from "zod";
 import {
   bearer,
   chorusError,
+  dryRun,
   errorEnvelope,
   json,
   jsonSchema,
   openAiError,
+  presetList,
   rateLimitHeaders,
   ready,
   ref,
@@ -33,13 +35,17 @@ import { idSchema, lastEventIdSchema, processRequestSchema } from "./request-sch
 export interface OpenApiOptions {
   maxMessageChars: number;
   agentNames: string[];
+  /** The presets a request may name (default: only "default"). */
+  presetNames?: string[];
   version: string;
 }
 
 
 export function openApiDocument(opts: OpenApiOptions) {
   const schemas: Record<string, JsonSchema> = {
-    ProcessRequest: jsonSchema(processRequestSchema(opts.maxMessageChars, opts.agentNames), "input"),
+    ProcessRequest: jsonSchema(processRequestSchema(opts.maxMessageChars, opts.agentNames, opts.presetNames), "input"),
+    DryRun: jsonSchema(dryRun),
+    PresetList: jsonSchema(presetList),
     ErrorEnvelope: jsonSchema(errorEnvelope),
     Conversation: jsonSchema(z.object({ conversation_id: z.string(), turns: z.array(turn) })),
     Ready: jsonSchema(ready),
@@ -62,13 +68,20 @@ export function openApiDocument(opts: OpenApiOptions) {
         description:
           "Fans the message out to the agents, tolerates the ones that fail, and streams the summary. A second POST " +
           "with the same message_id and message while the run is in flight follows the same run from its first event. " +
-          "Costs one rate-limit point, valid or not.",
+          "Costs one rate-limit point, valid or not. `preset`, `strategy` and `rounds` pick how the answers are combined " +
+          "(GET /api/presets); `dry_run: true` answers the plan and its worst-case cost as JSON instead, calling nothing; " +
+          "`max_cost_usd` refuses (402) a run whose worst-case cost is above it, and stops one whose measured cost passes it " +
+          "(`error` budget_exceeded).",
         security: bearer,
         requestBody: { required: true, content: json(ref("ProcessRequest")) },
         responses: {
-          "200": sseResponse("The run's events; headers are sent at once, before any LLM has answered."),
-          "400": chorusError("invalid_json (empty or not JSON) or invalid_request (details name each field)."),
+          "200": {
+            ...sseResponse("The run's events; headers are sent at once, before any LLM has answered. With dry_run: the plan as JSON."),
+            content: { ...sseResponse("").content, ...json(ref("DryRun")) },
+          },
+          "400": chorusError("invalid_json (empty or not JSON) or invalid_request (details name each field; also an unknown preset, or max_cost_usd with a model that has no price)."),
           "401": chorusError("unauthorized: API keys are configured and no valid Bearer key was given."),
+          "402": chorusError("budget_exceeded: the run's worst-case cost is above max_cost_usd; details hold {estimate_usd, max_cost_usd}. Nothing was called."),
           "409": chorusError("message_id_conflict: a run with this message_id is in flight with a different message."),
           "413": chorusError("payload_too_large: body over MAX_BODY_BYTES."),
           "415": chorusError("unsupported_media_type: Content-Type is not application/json."),
@@ -110,6 +123,14 @@ export function openApiDocument(opts: OpenApiOptions) {
           "404": chorusError("run_not_found."),
           "409": chorusError("run_finished: the run had already ended."),
         },
+      },
+    },
+    "/api/presets": {
+      get: {
+        tags: ["runs"],
+        summary: "The presets a request (field preset) or a /v1 model (chorus/<preset>) may pick",
+        security: bearer,
+        responses: { "200": { description: "Every preset, default included.", content: json(ref("PresetList")) }, "401": chorusError("unauthorized.") },
       },
     },
     "/api/conversations/{conversation_id}": {
@@ -163,7 +184,7 @@ export function openApiDocument(opts: OpenApiOptions) {
     "/v1/models": {
       get: {
         tags: ["openai"],
-        summary: "List models: chorus",
+        summary: "List models: chorus (the default preset) and chorus/<preset> for every preset",
         security: bearer,
         responses: {
           "200": { description: "The model list.", content: json(ref("ModelList")) },
@@ -214,7 +235,8 @@ export function openApiDocument(opts: OpenApiOptions) {
           },
           "400": openAiError("invalid_json or invalid_request; param names the field."),
           "401": openAiError("unauthorized."),
-          "404": openAiError("model_not_found: the model is not chorus."),
+          "402": openAiError("budget_exceeded: the preset's max_cost_usd is below the run's worst-case cost, or (non-streaming) the run's measured cost passed it."),
+          "404": openAiError("model_not_found: the model is neither chorus nor chorus/<preset>."),
           "409": openAiError("cancelled: the run was cancelled (non-streaming)."),
           "413": openAiError("payload_too_large."),
           "415": openAiError("unsupported_media_type."),
@@ -239,7 +261,7 @@ export function openApiDocument(opts: OpenApiOptions) {
       version: opts.version,
       description:
         "Fans a message out to several LLM agents, tolerates their failures, and streams one synthesized answer over " +
-        "SSE. Also speaks OpenAI's chat completions API (model `chorus`). With API_KEYS set, /api/* and /v1/* need " +
+        "SSE. Also speaks OpenAI's chat completions API (model `chorus`, or `chorus/<preset>`). With API_KEYS set, /api/* and /v1/* need " +
         "`Authorization: Bearer <key>`. /api/* errors use ErrorEnvelope, /v1/* errors OpenAIError.",
     },
     tags: [

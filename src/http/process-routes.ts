@@ -16,6 +16,7 @@ export interface ProcessRoutesDeps {
   registry: RunRegistry;
   streams: StreamQuota;
   agentNames: string[];
+  presetNames: string[];
   maxMessageChars: number;
   maxBodyBytes: number;
   heartbeatMs: number;
@@ -61,7 +62,7 @@ export async function readJson(c: Context): Promise<unknown> {
 }
 
 export function processRoutes(deps: ProcessRoutesDeps) {
-  const schema = processRequestSchema(deps.maxMessageChars, deps.agentNames);
+  const schema = processRequestSchema(deps.maxMessageChars, deps.agentNames, deps.presetNames);
   const app = new Hono<AppEnv>();
 
   /** Streams `run` from after `afterId` to this client, counting it as a follower. */
@@ -87,6 +88,21 @@ export function processRoutes(deps: ProcessRoutesDeps) {
       const parsed = schema.safeParse(await readJson(c));
       if (!parsed.success) throw invalidRequest(parsed.error);
       const req = parsed.data;
+      const runRequest = {
+        messageId: req.message_id,
+        message: req.message,
+        agents: req.agents,
+        streamAgents: req.stream_agents,
+        conversationId: req.conversation_id,
+        preset: req.preset,
+        strategy: req.strategy,
+        rounds: req.rounds,
+        maxCostUsd: req.max_cost_usd,
+        onDisconnect: req.on_disconnect,
+        requestId: c.get("requestId"),
+        traceContext: { traceparent: c.req.header("traceparent"), tracestate: c.req.header("tracestate") },
+      };
+      if (req.dry_run) return c.json(await deps.runner.dryRun(runRequest));
       // The greedy client hears 429 before everyone hears 503.
       const closeQuota = deps.streams.open(c.get("clientKey"));
       try {
@@ -94,16 +110,7 @@ export function processRoutes(deps: ProcessRoutesDeps) {
         if (!existing?.inFlight && deps.overloaded()) {
           throw overloaded();
         }
-        const { run } = await deps.runner.start({
-          messageId: req.message_id,
-          message: req.message,
-          agents: req.agents,
-          streamAgents: req.stream_agents,
-          conversationId: req.conversation_id,
-          onDisconnect: req.on_disconnect,
-          requestId: c.get("requestId"),
-          traceContext: { traceparent: c.req.header("traceparent"), tracestate: c.req.header("tracestate") },
-        });
+        const { run } = await deps.runner.start(runRequest);
         return stream(c, run, 0, closeQuota);
       } catch (err) {
         closeQuota();
@@ -113,9 +120,12 @@ export function processRoutes(deps: ProcessRoutesDeps) {
   );
 
   app.get("/api/process/:message_id/events", async (c) => {
-    const raw = c.req.header("last-event-id") ?? c.req.query("last_event_id") ?? "0";
+    const header = c.req.header("last-event-id");
+    const raw = header ?? c.req.query("last_event_id") ?? "0";
     const afterId = lastEventIdSchema.safeParse(raw.trim());
-    if (!afterId.success) throw invalidRequest(afterId.error);
+    if (!afterId.success) {
+      throw invalidRequest(afterId.error, header !== undefined ? { name: "Last-Event-ID", in: "header" } : { name: "last_event_id", in: "query" });
+    }
     const run = await deps.registry.open(c.req.param("message_id"));
     if (!run) throw new ApiError("run_not_found", "no such run, or it has expired");
     return stream(c, run, afterId.data, deps.streams.open(c.get("clientKey")));

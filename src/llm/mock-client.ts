@@ -1,8 +1,10 @@
-// The built-in mock LLM (USE_LLM_MOCK=true): deterministic text that depends on the caller and
-// the message, streamed word by word, with failure injection for watching partial failures.
+// The built-in mock LLM (USE_LLM_MOCK=true): the text of mock-text.ts (about the question, per
+// caller, aware of earlier turns), streamed word by word, with failure injection for watching partial failures.
 import { setTimeout as sleep } from "node:timers/promises";
 import { CallError } from "../errors.js";
 import type { ChatChunk, ChatRequest, LlmClient } from "./llm-client.js";
+import { failsByName, mockRoleAnswer } from "./mock-roles.js";
+import { mockText } from "./mock-text.js";
 
 export interface MockClientOptions {
   tokenDelayMs: number;
@@ -13,54 +15,18 @@ export interface MockClientOptions {
   random?: () => number;
 }
 
-const OPENERS = [
-  "Here is how I see it:",
-  "Short answer first:",
-  "Looking at this carefully,",
-  "From my angle,",
-  "The key point is this:",
-];
-const BODIES = [
-  "the question has a simple core and a few subtleties worth naming",
-  "there are two parts to untangle, and the second matters more",
-  "the usual explanation works, with one caveat people often miss",
-  "an everyday example makes it click faster than a definition",
-  "the answer depends on what you want to do with it next",
-];
-
-function hash(s: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
-  return h >>> 0;
-}
-
-function lastUserMessage(req: ChatRequest): string {
-  for (let i = req.messages.length - 1; i >= 0; i--) {
-    if (req.messages[i]!.role === "user") return req.messages[i]!.content;
-  }
-  return "";
-}
-
-/** The text the mock answers for a request: a pure function of caller and message. */
+/** The text the mock answers for a request: reviewers and the judge by their role, everyone else by persona. */
 export function mockAnswer(req: ChatRequest): string {
-  const message = lastUserMessage(req);
-  const h = hash(`${req.caller}\u0000${message}`);
-  // The summarizer's user message quotes the question under "## Question".
-  const question = /^## Question\n\n([\s\S]*?)\n\n## /.exec(message)?.[1] ?? message;
-  const topic = question.replace(/\s+/g, " ").trim().slice(0, 60);
-  if (req.caller === "summarizer") {
-    const answered = [...message.matchAll(/^### (\S+) \(answered\)/gm)].map((m) => m[1]);
-    return `Combining the views of ${answered.join(", ") || "no agent"}: ${BODIES[h % BODIES.length]}. In one line, on "${topic}": start simple, then add the detail that matters.`;
-  }
-  return `${OPENERS[h % OPENERS.length]} as the ${req.caller} on "${topic}", ${BODIES[(h >>> 8) % BODIES.length]}.`;
+  const message = req.messages.filter((m) => m.role === "user").at(-1)?.content ?? "";
+  return mockRoleAnswer(req, message) ?? mockText(req);
 }
 
 export function createMockClient(opts: MockClientOptions): LlmClient {
   const random = opts.random ?? Math.random;
   return {
     async *stream(req: ChatRequest): AsyncGenerator<ChatChunk> {
-      const words = mockAnswer(req).split(/(?<= )/);
-      const fail = opts.failCallers.includes(req.caller) || random() < opts.failureRate;
+      const words = mockAnswer(req).split(/(?<=\s)/);
+      const fail = failsByName(opts.failCallers, req.caller) || random() < opts.failureRate;
       try {
         await sleep(opts.tokenDelayMs, undefined, { signal: req.signal });
         if (fail) throw new CallError("upstream_error", "mock LLM failure (injected)");

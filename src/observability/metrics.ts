@@ -4,7 +4,7 @@
 // stays cheap. Labels use the contract's error codes, the one vocabulary of Chorus.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import { costUsd, type PriceTable } from "../config/prices.js";
-import type { CallRecord, RunObserver } from "../run/outcome.js";
+import { stageOf, type CallRecord, type RunObserver } from "../run/outcome.js";
 
 /** What counts open streams: the HTTP layer's per-client quota. */
 interface StreamQuota {
@@ -72,14 +72,14 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
   });
   const calls = new Counter({
     name: "chorus_upstream_calls_total",
-    help: "Upstream LLM calls, by agent (or summarizer), model and outcome (ok or the agent error code).",
-    labelNames: ["agent", "model", "outcome"] as const,
+    help: "Upstream LLM calls, by stage (agent, review, judge, summarizer), caller (agent name, review:<agent>, judge or summarizer), model and outcome (ok or the error code).",
+    labelNames: ["stage", "agent", "model", "outcome"] as const,
     registers,
   });
   const callDuration = new Histogram({
     name: "chorus_upstream_call_duration_seconds",
-    help: "Upstream LLM calls, from start (budget wait included) to their end, successful or not, by agent (or summarizer).",
-    labelNames: ["agent"] as const,
+    help: "Upstream LLM calls, from start (budget wait included) to their end, successful or not, by stage and caller.",
+    labelNames: ["stage", "agent"] as const,
     buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120],
     registers,
   });
@@ -107,8 +107,9 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     request: (method, route, status) => requests.inc({ method, route, status: String(status) }),
     rejected: (code) => rejections.inc({ code }),
     call(c) {
-      calls.inc({ agent: c.caller, model: c.model, outcome: c.outcome });
-      callDuration.observe({ agent: c.caller }, seconds(c.latency_ms));
+      const stage = stageOf(c.caller);
+      calls.inc({ stage, agent: c.caller, model: c.model, outcome: c.outcome });
+      callDuration.observe({ stage, agent: c.caller }, seconds(c.latency_ms));
       if (c.caller === "summarizer" && c.first_token_ms !== undefined) firstToken.observe(seconds(c.first_token_ms));
       if (!c.usage) return;
       const labels = { agent: c.caller, model: c.model, estimated: String(c.usage.estimated === true) };

@@ -1,5 +1,6 @@
 // OpenTelemetry tracing of runs: one trace per run, a `chorus.run` span with a child span per
-// upstream call (`chorus.agent`, `chorus.summarizer`, fallbacks included). A caller's W3C
+// upstream call, named after its stage (`chorus.agent`, `chorus.review`, `chorus.judge`,
+// `chorus.summarizer`, fallbacks included). A caller's W3C
 // `traceparent` makes the run its child, and each upstream request carries a `traceparent`
 // naming its own call's span. Off unless OTEL_EXPORTER_OTLP_ENDPOINT is set: then there is no
 // RunTracer at all and the hot path pays one `?.` per run and per call.
@@ -14,7 +15,7 @@ import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trac
 import { ATTR_ERROR_TYPE, ATTR_SERVICE_NAME } from "@opentelemetry/semantic-conventions";
 import type { Config } from "../config/env.js";
 import type { CountedUsage } from "../llm/llm-client.js";
-import type { CallRecord, RunOutcome } from "../run/outcome.js";
+import { stageOf, type CallRecord, type RunOutcome } from "../run/outcome.js";
 
 /** The W3C trace context a run's caller sent (HTTP headers `traceparent`, `tracestate`). */
 export interface TraceCarrier {
@@ -99,12 +100,14 @@ export function createRunTracer(provider: TracerProvider): RunTracer {
 }
 
 function startCall(tracer: Tracer, runContext: Context, caller: string, model: string): CallTrace {
-  const summarizer = caller === "summarizer";
+  const stage = stageOf(caller);
+  // A reviewer's span names the agent it reviews for; the judge and the summarizer have none.
+  const agent = stage === "agent" ? caller : stage === "review" ? caller.slice("review:".length) : undefined;
   const span: Span = tracer.startSpan(
-    summarizer ? "chorus.summarizer" : "chorus.agent",
+    `chorus.${stage}`,
     {
       kind: SpanKind.CLIENT,
-      attributes: { ...(summarizer ? {} : { "chorus.agent.name": caller }), "gen_ai.operation.name": "chat", "gen_ai.request.model": model },
+      attributes: { ...(agent ? { "chorus.agent.name": agent } : {}), "chorus.stage": stage, "gen_ai.operation.name": "chat", "gen_ai.request.model": model },
     },
     runContext,
   );

@@ -11,8 +11,12 @@ export function agentStatus(code: CallErrorCode): "timeout" | "cancelled" | "err
   return code === "timeout" ? "timeout" : code === "cancelled" ? "cancelled" : "error";
 }
 
-/** Runs every agent of the run once, emitting agent_start, agent_delta*, agent_done/agent_error. */
-export async function runAgents(ctx: RunContext, userMessage: string = ctx.input.message): Promise<AgentResult[]> {
+/**
+ * Runs every agent of the run once, emitting agent_start, agent_delta*, agent_done/agent_error;
+ * with `round` (mixture of agents, rounds > 1) every event carries it.
+ */
+export async function runAgents(ctx: RunContext, userMessage: string = ctx.input.message, round?: number): Promise<AgentResult[]> {
+  const r = round === undefined ? {} : { round };
   const { deps, input, emit } = ctx;
   const { settings } = deps;
   const history: ChatMessage[] = input.history ?? [];
@@ -37,7 +41,7 @@ export async function runAgents(ctx: RunContext, userMessage: string = ctx.input
   const runAgent = async (agent: Prompt): Promise<AgentResult> => {
     const a0 = performance.now();
     const target = deps.agentTargets.get(agent.name)!;
-    emit("agent_start", { agent: agent.name });
+    emit("agent_start", { agent: agent.name, ...r });
     try {
       const { text, usage } = await guardedCall(deps, {
         caller: agent.name,
@@ -49,13 +53,13 @@ export async function runAgents(ctx: RunContext, userMessage: string = ctx.input
         runSignal: input.signal,
         cut: stragglers.signal,
         trace: input.trace,
-        onDelta: input.streamAgents ? (delta) => emit("agent_delta", { agent: agent.name, delta }) : () => {},
+        onDelta: input.streamAgents ? (delta) => emit("agent_delta", { agent: agent.name, delta, ...r }) : () => {},
       });
       const result: AgentResult = { agent: agent.name, status: "ok", output: text, latency_ms: since(a0) };
       if (usage) result.usage = usage;
       const cost_usd = ctx.charge(target.model, usage);
       if (cost_usd !== undefined) result.cost_usd = cost_usd;
-      emit("agent_done", result);
+      emit("agent_done", { ...result, ...r });
       okCount++;
       maybeCut();
       return result;
@@ -72,6 +76,7 @@ export async function runAgents(ctx: RunContext, userMessage: string = ctx.input
         latency_ms,
         ...(usage ? { usage } : {}),
         ...(cost_usd !== undefined ? { cost_usd } : {}),
+        ...r,
       });
       return { agent: agent.name, status, code: e.code, message: e.message, latency_ms, ...(usage ? { usage } : {}) };
     }

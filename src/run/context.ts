@@ -2,6 +2,7 @@
 // limits), the run's input, its event sink, and its bill (usage and cost, failed calls included).
 import type { LimitFunction } from "p-limit";
 import { costUsd, roundUsd, type PriceTable } from "../config/prices.js";
+import type { Strategy } from "../config/presets.js";
 import type { Prompt, Prompts } from "../config/prompts.js";
 import type { ChatMessage, CountedUsage, LlmClient } from "../llm/llm-client.js";
 import type { UpstreamBudgets } from "../llm/upstream-budget.js";
@@ -26,6 +27,8 @@ export interface FanOutSettings {
   minAgentsOk: number;
   /** MAX_OUTPUT_CHARS: a call whose answer grows past it (code points) is aborted with bad_response. */
   maxOutputChars: number;
+  /** The completion bound of a call whose prompt header sets no max_tokens (LLM_MAX_TOKENS). */
+  maxTokens: number;
 }
 
 export interface FanOutDeps {
@@ -35,6 +38,8 @@ export interface FanOutDeps {
   agentTargets: Map<string, UpstreamTarget>;
   /** The summarizer's target, then its fallbacks, in order. */
   summarizerTargets: UpstreamTarget[];
+  /** fusion: the judge's target (judge.md's header, else the defaults); absent: the summarizer's. */
+  judgeTarget?: UpstreamTarget;
   budgets: UpstreamBudgets;
   /** Bounds upstream calls across all runs (MAX_CONCURRENT_LLM_CALLS). */
   limit: LimitFunction;
@@ -47,6 +52,8 @@ export interface FanOutDeps {
   onCall?: (call: CallRecord) => void;
   /** Opens a span per run and per call (tracing.ts); absent when tracing is off. */
   tracer?: RunTracer;
+  /** The preset of a request that names none (DEFAULT_PRESET; default "default"). */
+  defaultPreset?: string;
 }
 
 export interface FanOutInput {
@@ -60,6 +67,14 @@ export interface FanOutInput {
   signal: AbortSignal;
   /** The run's span, when tracing is on: each call opens its child span. */
   trace?: RunTrace;
+  /** How the answers are combined (default summarize). */
+  strategy?: Strategy;
+  /** Mixture-of-agents rounds (default 1). */
+  rounds?: number;
+  /** Once the measured spend passes it, no further call starts (budget_exceeded). */
+  maxCostUsd?: number;
+  /** The preset's limits, over the service's. */
+  limits?: Partial<Pick<FanOutSettings, "fanOutDeadlineMs" | "minAgentsOk">>;
 }
 
 /** One run's shared state, handed to each stage. */
@@ -71,6 +86,8 @@ export interface RunContext {
   charge(model: string, usage: CountedUsage | undefined): number | undefined;
   /** The run's bill so far, as `done` and `error` carry it. */
   bill(): { usage?: CountedUsage; cost_usd?: number };
+  /** True once the measured spend has passed the run's max_cost_usd: no further call may start. */
+  overBudget(): boolean;
 }
 
 export function createRunContext(deps: FanOutDeps, input: FanOutInput, emit: Emit): RunContext {
@@ -89,5 +106,7 @@ export function createRunContext(deps: FanOutDeps, input: FanOutInput, emit: Emi
       return c;
     },
     bill: () => (spent ? { usage: spent, ...(cost !== undefined ? { cost_usd: roundUsd(cost) } : {}) } : {}),
+    // An unpriced model never passes: max_cost_usd is refused up front for such a plan.
+    overBudget: () => input.maxCostUsd !== undefined && cost !== undefined && cost > input.maxCostUsd,
   };
 }

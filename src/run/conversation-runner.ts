@@ -22,6 +22,15 @@ export function withConversations(runner: Runner, store: ConversationStore, boun
       const history = [...historyMessages(turns, bounds.maxTurns, bounds.maxChars), ...(req.history ?? [])];
       return runner.start({ ...req, history, conversation: { id: req.conversationId, seq } });
     },
+    // Reads the history without taking a turn's place: a dry run appends nothing.
+    async dryRun(req) {
+      if (!req.conversationId) return runner.dryRun(req);
+      const turns = await store.get(req.conversationId).catch(() => {
+        throw storeUnavailable();
+      });
+      const history = [...historyMessages(turns ?? [], bounds.maxTurns, bounds.maxChars), ...(req.history ?? [])];
+      return runner.dryRun({ ...req, history });
+    },
   };
 }
 

@@ -69,7 +69,7 @@ export const eventSchemas = {
       degraded: z
         .object({ failed_agents: z.array(z.string()), skipped: z.array(z.string()) })
         .optional()
-        .meta({ description: "What the result lacks: agents that failed, stages that were skipped." }),
+        .meta({ description: 'What the result lacks: agents that failed (last round), stages that were skipped ("review": fewer than two answers or no usable review; "judge": fewer than two answers or no valid analysis). Absent when it lacks nothing.' }),
       latency_ms: z.int(),
     })
     .meta({ description: "Last event of a successful run; partial when some agent failed." }),

@@ -85,7 +85,8 @@ export async function guardedCall(deps: FanOutDeps, call: Call): Promise<{ text:
         endpoint: call.target,
         messages: call.messages,
         temperature: call.prompt.settings.temperature,
-        maxTokens: call.prompt.settings.max_tokens,
+        // Always a bound (LLM_MAX_TOKENS by default): it makes the cost estimate a true ceiling.
+        maxTokens: call.prompt.settings.max_tokens ?? settings.maxTokens,
         signal,
         ...(span ? { headers: span.headers } : {}),
       });

@@ -65,4 +65,9 @@ export interface RunObserver {
   finished(outcome: RunOutcome | undefined): void;
 }
 
+/** The stage a call belongs to, from its caller name: metrics label it, tracing names its span after it. */
+export type Stage = "agent" | "review" | "judge" | "summarizer";
+export const stageOf = (caller: string): Stage =>
+  caller.startsWith("review:") ? "review" : caller === "judge" ? "judge" : caller === "summarizer" ? "summarizer" : "agent";
+
 export const since = (t0: number) => Math.round(performance.now() - t0);

@@ -20,6 +20,11 @@ export interface StoredRequest {
   conversation?: { id: string; seq: number };
   onDisconnect: OnDisconnect;
   requestId?: string;
+  /** The preset and the request's overrides of it: the plan is resolved again from them. */
+  preset?: string;
+  strategy?: "summarize" | "council" | "fusion";
+  rounds?: number;
+  maxCostUsd?: number;
 }
 
 export type Claim = { claimed: true } | { claimed: false; fingerprint: string };

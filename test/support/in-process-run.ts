@@ -9,7 +9,7 @@ import type { ChatMessage, LlmClient } from "../../src/llm/llm-client.js";
 import { createUpstreamBudgets } from "../../src/llm/upstream-budget.js";
 import type { UpstreamTarget } from "../../src/llm/upstream-target.js";
 import { parseEvent, TERMINAL_EVENTS, type RunEvent } from "../../src/run/events.js";
-import { runFanOut, type FanOutDeps, type FanOutSettings } from "../../src/run/fan-out.js";
+import { runFanOut, type FanOutDeps, type FanOutInput, type FanOutSettings } from "../../src/run/fan-out.js";
 import type { CallRecord, RunOutcome } from "../../src/run/outcome.js";
 
 export const target = (model: string): UpstreamTarget => ({ model, baseURL: "http://scripted.invalid/v1", apiKey: "not-needed", rpm: 0, label: `scripted ${model}` });
@@ -25,6 +25,7 @@ export const relaxed: FanOutSettings = {
   fanOutDeadlineMs: 0,
   minAgentsOk: 1,
   maxOutputChars: 100_000,
+  maxTokens: 4096,
 };
 
 export interface TestDepsOptions {
@@ -42,9 +43,16 @@ export function testDeps(llm: LlmClient, opts: TestDepsOptions = {}): FanOutDeps
   const callRecords: CallRecord[] = [];
   return {
     llm,
-    prompts: { agents, summarizer: prompt("summarizer", "Combine the answers.") },
+    prompts: {
+      agents,
+      summarizer: prompt("summarizer", "Combine the answers."),
+      review: prompt("review", "Rank the responses."),
+      judge: prompt("judge", "Analyse the answers."),
+      presets: [{ name: "default", description: "" }],
+    },
     agentTargets: new Map(agents.map((a) => [a.name, target(`${a.name}-model`)])),
     summarizerTargets: [target("summary-model"), ...(opts.fallbacks ?? []).map(target)],
+    judgeTarget: target("judge-model"),
     budgets: createUpstreamBudgets(),
     limit: pLimit(opts.maxConcurrentCalls ?? 16),
     settings: { ...relaxed, ...opts.settings },
@@ -60,6 +68,9 @@ export interface RunOptions {
   history?: ChatMessage[];
   /** Cancels the run (abort it with a RunAbort). */
   controller?: AbortController;
+  strategy?: FanOutInput["strategy"];
+  rounds?: number;
+  maxCostUsd?: number;
 }
 
 export interface InProcessRun {
@@ -85,6 +96,9 @@ export async function runInProcess(deps: FanOutDeps, opts: RunOptions = {}): Pro
       streamAgents: opts.streamAgents ?? false,
       history: opts.history,
       signal: controller.signal,
+      strategy: opts.strategy,
+      rounds: opts.rounds,
+      maxCostUsd: opts.maxCostUsd,
     },
     // Checked as a client would: through the JSON wire form, against the schema. Not thrown
     // here: the stage would catch it and report an agent error instead.

@@ -9,6 +9,7 @@ export interface ChatBody {
   messages: { role: string; content: string }[];
   stream?: boolean;
   stream_options?: { include_usage?: boolean };
+  max_tokens?: number;
 }
 
 export interface Plan {
