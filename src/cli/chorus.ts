@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import { parseEvent } from "../run/events.js";
 import { HumanView, JsonView, type RunEvent, type RunView } from "./run-view.js";
 import { sseFrames } from "./sse-frames.js";
+import { stopOnInterrupt } from "./stop-on-interrupt.js";
 
 const USAGE = `Usage: chorus [options] "your question"
        chorus --resume --id MESSAGE_ID [--last-event-id N]
@@ -224,22 +225,10 @@ async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promi
     return EXIT.noRun;
   };
   let lastId = o.lastEventId;
-  // Ctrl-C: the explicit stop. The run ends with `error cancelled`, which the stream then shows.
-  let stopping = false;
-  const onInterrupt = () => {
-    const quit = () => {
-      view.close();
-      process.exit(EXIT.interrupted);
-    };
-    if (stopping) return quit();
-    stopping = true;
-    process.stderr.write(`\nchorus: stopping run ${o.id}; Ctrl-C again to quit at once\n`);
-    fetch(`${o.url}/api/process/${encodeURIComponent(o.id)}`, { method: "DELETE", headers: auth }).then(
-      (res) => (res.status === 202 ? undefined : quit()),
-      quit,
-    );
-  };
-  process.on("SIGINT", onInterrupt);
+  const releaseInterrupt = stopOnInterrupt(`${o.url}/api/process/${encodeURIComponent(o.id)}`, auth, o.id, () => {
+    view.close();
+    process.exit(EXIT.interrupted);
+  });
   try {
     // The first request, then resumes while the stream breaks before the run ends.
     for (let attempt = 0; attempt <= MAX_RESUMES; attempt++) {
@@ -290,7 +279,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promi
       `the connection to ${o.url} kept dropping; the run's outcome is unknown (try --resume --id ${o.id} --last-event-id ${lastId})`,
     );
   } finally {
-    process.off("SIGINT", onInterrupt);
+    releaseInterrupt();
     view.close();
   }
 }
