@@ -19,7 +19,8 @@ const LEASE_MS = 2000;
 const CRASH_WINDOW_MS = 500;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const runOf = (body: ChatBody) => /kill-test ([\w-]+)/.exec(body.messages.map((m) => m.content).join("\n"))?.[1] ?? "?";
+/** The run a call belongs to: named in the last user message (earlier ones are the conversation's history). */
+const runOf = (body: ChatBody) => /kill-test ([\w-]+)/.exec(body.messages.filter((m) => m.role === "user").at(-1)?.content ?? "")?.[1] ?? "?";
 
 interface Followed {
   id: string;
@@ -51,8 +52,8 @@ async function readInto(res: Response, out: SseEvent[]): Promise<boolean> {
 }
 
 /** A client that starts a run and follows it to its end, on whichever replica answers. */
-async function followRun(replicas: ChorusProcess[], id: string, onDisconnect: "cancel" | "continue"): Promise<Followed> {
-  const body = JSON.stringify({ message: `kill-test ${id}: explain leases`, message_id: id, on_disconnect: onDisconnect });
+async function followRun(replicas: ChorusProcess[], id: string, onDisconnect: "cancel" | "continue", conversation: string): Promise<Followed> {
+  const body = JSON.stringify({ message: `kill-test ${id}: explain leases`, message_id: id, on_disconnect: onDisconnect, conversation_id: conversation });
   const f: Followed = { id, events: [], reconnects: 0 };
   const t0 = Date.now();
   const pick = () => replicas[Math.floor(Math.random() * replicas.length)]!;
@@ -95,7 +96,7 @@ interface Figures {
   answersAskedAgain: { nearKill: number; leaseLapsed: number };
 }
 
-async function killTest(redisUrl: string, cluster: boolean, upstream: MockUpstream): Promise<{ figures: Figures; runs: Followed[] }> {
+async function killTest(redisUrl: string, cluster: boolean, upstream: MockUpstream): Promise<{ figures: Figures; runs: Followed[]; turns: Map<string, { expected: string[]; got: string[] }> }> {
   const env = {
     USE_LLM_MOCK: "false",
     LLM_BASE_URL: upstream.url,
@@ -110,6 +111,8 @@ async function killTest(redisUrl: string, cluster: boolean, upstream: MockUpstre
   let kills = 0;
   const killedAt: number[] = [];
   const runs: Followed[] = [];
+  // One conversation per client: its runs, in order, must each have appended their turn once.
+  const turns = new Map<string, { expected: string[]; got: string[] }>();
   try {
     const t0 = Date.now();
     let seq = 0;
@@ -125,13 +128,22 @@ async function killTest(redisUrl: string, cluster: boolean, upstream: MockUpstre
     })();
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async (_, w) => {
+        const conversation = `kc-${cluster ? "c" : "s"}-${w}-${t0}`;
+        const mine = { expected: [] as string[], got: [] as string[] };
+        turns.set(conversation, mine);
         while (Date.now() - t0 < DURATION_MS) {
           const id = `kt-${cluster ? "c" : "s"}-${w}-${++seq}-${t0}`;
-          runs.push(await followRun(replicas, id, seq % 2 ? "continue" : "cancel"));
+          const r = await followRun(replicas, id, seq % 2 ? "continue" : "cancel", conversation);
+          runs.push(r);
+          if (r.events.at(-1)?.event === "done") mine.expected.push(id);
         }
       }),
     );
     await killer;
+    for (const [conversation, t] of turns) {
+      const res = await fetch(`${replicas[0]!.url}/api/conversations/${conversation}`);
+      t.got = res.ok ? ((await res.json()) as { turns: { message_id: string }[] }).turns.map((x) => x.message_id) : [];
+    }
   } finally {
     await Promise.all(replicas.map((r) => r.kill()));
   }
@@ -167,7 +179,7 @@ async function killTest(redisUrl: string, cluster: boolean, upstream: MockUpstre
     }
   }
   const figures = { runs: runs.length, kills, takeovers, reconnects: runs.reduce((s, r) => s + r.reconnects, 0), repeatedLoggedCalls, answersAskedAgain };
-  return { figures, runs };
+  return { figures, runs, turns };
 }
 
 function expectOneCleanStreamEach(runs: Followed[]) {
@@ -264,12 +276,14 @@ describe("a replica SIGKILLed every ten seconds", () => {
     try {
       upstream.calls.length = 0;
       slowUpstream(upstream);
-      const { figures, runs } = await killTest(redis.url, false, upstream);
+      const { figures, runs, turns } = await killTest(redis.url, false, upstream);
       console.log(`kill test, one Redis: ${JSON.stringify(figures)}`);
       expect(figures.kills).toBeGreaterThanOrEqual(Math.floor(DURATION_MS / KILL_EVERY_MS));
       expect(figures.takeovers).toBeGreaterThan(0);
       expect(figures.repeatedLoggedCalls).toBe(0);
       expectOneCleanStreamEach(runs);
+      // Each finished run's turn is in its conversation once, in the order the runs started.
+      for (const [conversation, t] of turns) expect(t.got, conversation).toEqual(t.expected);
     } finally {
       await redis.stop();
     }
@@ -280,12 +294,14 @@ describe("a replica SIGKILLed every ten seconds", () => {
     try {
       upstream.calls.length = 0;
       slowUpstream(upstream);
-      const { figures, runs } = await killTest(cluster.url, true, upstream);
+      const { figures, runs, turns } = await killTest(cluster.url, true, upstream);
       console.log(`kill test, Redis Cluster: ${JSON.stringify(figures)}`);
       expect(figures.kills).toBeGreaterThanOrEqual(Math.floor(DURATION_MS / KILL_EVERY_MS));
       expect(figures.takeovers).toBeGreaterThan(0);
       expect(figures.repeatedLoggedCalls).toBe(0);
       expectOneCleanStreamEach(runs);
+      // Each finished run's turn is in its conversation once, in the order the runs started.
+      for (const [conversation, t] of turns) expect(t.got, conversation).toEqual(t.expected);
     } finally {
       await cluster.stop();
     }
