@@ -94,6 +94,8 @@ interface Figures {
    * CRASH_WINDOW_MS of a kill), or a live replica starved of CPU past its lease (fenced).
    */
   answersAskedAgain: { nearKill: number; leaseLapsed: number };
+  /** Runs a live replica lost because its lease lapsed (starved of CPU): it logs each, fenced. */
+  runsLostByLiveReplicas: number;
 }
 
 async function killTest(redisUrl: string, cluster: boolean, upstream: MockUpstream): Promise<{ figures: Figures; runs: Followed[]; turns: Map<string, { expected: string[]; got: string[] }> }> {
@@ -147,6 +149,7 @@ async function killTest(redisUrl: string, cluster: boolean, upstream: MockUpstre
   } finally {
     await Promise.all(replicas.map((r) => r.kill()));
   }
+  const runsLostByLiveReplicas = replicas.reduce((n, r) => n + (r.output().match(/run taken over by another replica while this one still ran it/g)?.length ?? 0), 0);
 
   // Counted at the mock upstream: per run and agent, the calls made, and those that completed.
   const calls = new Map<string, { made: number; completed: number; firstEnd?: number }>();
@@ -178,7 +181,7 @@ async function killTest(redisUrl: string, cluster: boolean, upstream: MockUpstre
       }
     }
   }
-  const figures = { runs: runs.length, kills, takeovers, reconnects: runs.reduce((s, r) => s + r.reconnects, 0), repeatedLoggedCalls, answersAskedAgain };
+  const figures = { runs: runs.length, kills, takeovers, reconnects: runs.reduce((s, r) => s + r.reconnects, 0), repeatedLoggedCalls, answersAskedAgain, runsLostByLiveReplicas };
   return { figures, runs, turns };
 }
 
@@ -257,6 +260,42 @@ describe("a replica paused past its lease, then woken (fencing)", () => {
       for (const agent of ["analyst", "critic", "explainer"]) expect(upstream.calls.filter((c) => callerOf(c.body) === agent)).toHaveLength(2);
     } finally {
       a.resume();
+      await Promise.all([a.kill(), b.kill()]);
+      await upstream.close();
+      await redis.stop();
+    }
+  });
+});
+
+describe('an on_disconnect "continue" run whose replica dies with no client', () => {
+  it("is finished by another replica's sweep, and its conversation turn recorded, with nobody following it", { timeout: 60_000 }, async () => {
+    const redis = await startRedis();
+    const upstream = await startMockUpstream((b) => (callerOf(b) === "moderator" ? {} : { tokens: Array.from({ length: 10 }, (_, i) => `a${i} `), tokenDelayMs: 100 }));
+    const env = { USE_LLM_MOCK: "false", LLM_BASE_URL: upstream.url, LLM_KEY: "sk-s", LLM_MAX_RETRIES: "0", REDIS_URL: redis.url, RUN_LEASE_MS: "1000" };
+    const [a, b] = await Promise.all([chorusProcess(env), chorusProcess(env)]);
+    try {
+      const id = `sweep-${Date.now()}`;
+      const conversation = `conv-${id}`;
+      const seen = await readSse(
+        `${a.url}/api/process`,
+        { message: `kill-test ${id}`, message_id: id, on_disconnect: "continue", conversation_id: conversation },
+        { until: (evs) => evs.some((e) => e.event === "agent_start") },
+      );
+      expect(seen.events[0]!.event).toBe("start");
+      await a.kill(); // the client is gone too: nobody follows the run
+      // Only the finished run appends its turn: poll the conversation, never the run itself.
+      let turns: { message_id: string; status: string }[] = [];
+      for (let i = 0; i < 80 && turns.length === 0; i++) {
+        await sleep(250);
+        const res = await fetch(`${b.url}/api/conversations/${conversation}`);
+        if (res.ok) turns = ((await res.json()) as { turns: typeof turns }).turns;
+      }
+      expect(turns.map((t) => t.message_id)).toEqual([id]);
+      const log = await readSse(`${b.url}/api/process/${id}/events`);
+      const names = log.events.map((e) => e.event);
+      expect(names.filter((n) => n === "takeover")).toHaveLength(1);
+      expect(names.at(-1)).toBe("done");
+    } finally {
       await Promise.all([a.kill(), b.kill()]);
       await upstream.close();
       await redis.stop();

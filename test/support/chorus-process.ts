@@ -46,8 +46,8 @@ export async function chorusProcess(env: Record<string, string>): Promise<Chorus
         stdio: ["ignore", "pipe", "pipe"],
       });
       const p = proc;
-      p.stdout!.on("data", (c) => (out = (out + c).slice(-20_000)));
-      p.stderr!.on("data", (c) => (out = (out + c).slice(-20_000)));
+      p.stdout!.on("data", (c) => (out = (out + c).slice(-200_000)));
+      p.stderr!.on("data", (c) => (out = (out + c).slice(-200_000)));
       exited = new Promise((r) => p.once("exit", () => r()));
       const t0 = Date.now();
       for (;;) {
