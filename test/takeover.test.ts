@@ -159,7 +159,7 @@ async function killTest(redisUrl: string, cluster: boolean, upstream: MockUpstre
     const k = `${runOf(c.body)}/${who}`;
     const n = calls.get(k) ?? { made: 0, completed: 0 };
     n.made++;
-    if (c.closedAt !== undefined && !c.aborted && n.completed++ === 0) n.firstEnd = c.closedAt;
+    if (c.closedAt !== undefined && !c.aborted && n.completed++ === 0) n.firstEnd = c.finishedAt ?? c.closedAt;
     calls.set(k, n);
   }
   let repeatedLoggedCalls = 0;
