@@ -49,8 +49,7 @@ reached, or bad usage; 130 quit by a second Ctrl-C.
 `;
 
 const EXIT = { done: 0, runError: 1, noRun: 2, interrupted: 130 } as const;
-/** Resumes after a dropped connection before giving up, with a growing pause between them. */
-const MAX_RESUMES = 5;
+const MAX_RESUMES = 5; // after a dropped connection, with a growing pause between them
 
 class UsageError extends Error {}
 
