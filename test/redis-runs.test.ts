@@ -31,14 +31,14 @@ afterAll(async () => {
 
 describe("runs in Redis", () => {
   it("lets exactly one of five replicas take over a run whose owner stopped renewing its lease", async () => {
-    const owner = await replicaStore(300);
-    const others = await Promise.all([1, 2, 3, 4, 5].map(() => replicaStore(300)));
+    const owner = await replicaStore(2000);
+    const others = await Promise.all([1, 2, 3, 4, 5].map(() => replicaStore(2000)));
     expect(await owner.claim("one-taker", "fp", request("one-taker"))).toEqual({ claimed: true });
     // In flight: a second claim is refused with the first one's fingerprint, and nobody can take it over yet.
     expect(await others[0]!.claim("one-taker", "other", request("one-taker"))).toEqual({ claimed: false, fingerprint: "fp" });
     expect((await Promise.all(others.map((s) => s.takeOver("one-taker")))).filter(Boolean)).toHaveLength(0);
 
-    await sleep(450); // the owner never held the run: its lease lapses
+    await sleep(2300); // the owner never held the run: its lease lapses
     expect(await others[0]!.orphaned()).toContain("one-taker");
     const taken = await Promise.all(others.map((s) => s.takeOver("one-taker")));
     const winners = taken.filter((t) => t !== undefined);
