@@ -1,11 +1,12 @@
-// ioredis connections for REDIS_URL: one for commands, one for pub/sub. Commands fail fast
-// while Redis is away (no offline queue, short timeouts), so a request that needs Redis gets
-// a clear store_unavailable error instead of hanging; ioredis keeps reconnecting in the background.
-import { Redis } from "ioredis";
+// ioredis connections for REDIS_URL: one for commands, one for pub/sub; a Cluster client for
+// each when REDIS_CLUSTER=true (REDIS_URL names one node, the others are discovered). Commands
+// fail fast while Redis is away (no offline queue, short timeouts), so a request that needs
+// Redis gets a clear store_unavailable error instead of hanging; ioredis keeps reconnecting in the background.
+import { Cluster, Redis, type RedisOptions } from "ioredis";
 
 export interface RedisConnections {
-  redis: Redis;
-  sub: Redis;
+  redis: Redis | Cluster;
+  sub: Redis | Cluster;
   /** Resolves once connected, or after `ms` (the service starts anyway and reconnects later). */
   ready(ms: number): Promise<boolean>;
 }
@@ -13,27 +14,58 @@ export interface RedisConnections {
 /** Which connection sent a command: for chorus_redis_commands_total. */
 export type RedisConnectionName = "commands" | "subscriber";
 
-export function connectRedis(url: string, onError: (err: Error) => void, onCommand?: (connection: RedisConnectionName) => void): RedisConnections {
-  const options = {
+/**
+ * Calls `onCommand` for every command a connection sends: pipelined ones and MULTI/EXEC
+ * included, they all go through a Redis client's sendCommand (with a Cluster, through its
+ * nodes'). The commands per run, and so what one Redis can carry, are read off the metrics.
+ */
+function countCommands(c: Redis | Cluster, onCommand: () => void): void {
+  const wrap = (r: Redis) => {
+    const send = r.sendCommand.bind(r);
+    r.sendCommand = ((...args: Parameters<Redis["sendCommand"]>) => {
+      onCommand();
+      return send(...args);
+    }) as Redis["sendCommand"];
+  };
+  if (c instanceof Cluster) c.on("+node", wrap);
+  else wrap(c);
+}
+
+export function connectRedis(
+  url: string,
+  onError: (err: Error) => void,
+  cluster = false,
+  onCommand?: (connection: RedisConnectionName) => void,
+): RedisConnections {
+  const options: RedisOptions = {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     commandTimeout: 2000,
     connectTimeout: 2000,
     retryStrategy: (times: number) => Math.min(times * 200, 2000),
   };
-  const redis = new Redis(url, options);
   // The subscriber must queue its SUBSCRIBE until connected, and re-subscribes on reconnect.
-  const sub = new Redis(url, { ...options, enableOfflineQueue: true, commandTimeout: undefined });
-  // Every command, pipelined ones and MULTI/EXEC included, goes through sendCommand: counted
-  // there, the commands per run (and so what one Redis can carry) are read off the metrics.
+  const subOptions: RedisOptions = { ...options, enableOfflineQueue: true, commandTimeout: undefined };
+  const connect = (opts: RedisOptions): Redis | Cluster => {
+    if (!cluster) return new Redis(url, opts);
+    const u = new URL(url);
+    const { enableOfflineQueue, ...redisOptions } = opts;
+    return new Cluster([{ host: u.hostname, port: Number(u.port || 6379) }], {
+      enableOfflineQueue,
+      clusterRetryStrategy: (times: number) => Math.min(times * 200, 2000),
+      redisOptions: {
+        ...redisOptions,
+        ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+        ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+        ...(u.protocol === "rediss:" ? { tls: {} } : {}),
+      },
+    });
+  };
+  const redis = connect(options);
+  const sub = connect(subOptions);
   if (onCommand) {
-    for (const [c, name] of [[redis, "commands"], [sub, "subscriber"]] as const) {
-      const send = c.sendCommand.bind(c);
-      c.sendCommand = ((...args: Parameters<Redis["sendCommand"]>) => {
-        onCommand(name);
-        return send(...args);
-      }) as Redis["sendCommand"];
-    }
+    countCommands(redis, () => onCommand("commands"));
+    countCommands(sub, () => onCommand("subscriber"));
   }
   let lastError = "";
   for (const c of [redis, sub]) {
