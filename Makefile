@@ -50,7 +50,7 @@ test-coverage-visualize: $(STAMP) system-deps ## Coverage as an HTML report
 ask: build ## Ask a running Chorus (CHORUS_URL, else HTTP_ADDR from .env): make ask Q="Why is the sky blue?" [ARGS=--json]
 	node $(if $(wildcard .env),--env-file=.env) dist/cli/chorus.js $(ARGS) "$$Q"
 
-typecheck: $(STAMP) ## Type-check src/, test/ and bench/ (tsc --noEmit)
+typecheck: $(STAMP) ## Type-check src/, test/, bench/ and scripts/ (tsc --noEmit)
 	npx tsc --noEmit
 
 bench: $(STAMP) ## Benchmark Chorus against a naive reference (bench/results/latest.md); NODE_BIN=/path/to/node, BENCH_ARGS=--quick
