@@ -2,7 +2,7 @@
 .DEFAULT_GOAL := help
 .DELETE_ON_ERROR:
 .PHONY: help install build run dev test test-coverage test-coverage-detailed test-coverage-visualize \
-	typecheck service-build service-up service-logs service-down clean system-deps ask bench
+	typecheck service-build service-up service-logs service-down clean system-deps ask bench eval
 
 STAMP := node_modules/.install-stamp
 SRC := $(shell find src -name '*.ts' 2>/dev/null)
@@ -49,6 +49,9 @@ test-coverage-visualize: $(STAMP) system-deps ## Coverage as an HTML report
 # .env is read for HTTP_ADDR (where `make run` listens); CHORUS_URL or --url in ARGS win over it.
 ask: build ## Ask a running Chorus (CHORUS_URL, else HTTP_ADDR from .env): make ask Q="Why is the sky blue?" [ARGS=--json]
 	node $(if $(wildcard .env),--env-file=.env) dist/cli/chorus.js $(ARGS) "$$Q"
+
+eval: $(STAMP) ## Is the council worth it? Presets vs one agent alone, judged pairwise; in-process, mock LLM unless USE_LLM_MOCK=false (report: eval-output/); EVAL_ARGS=...
+	npx tsx src/cli/chorus.ts eval --local $(EVAL_ARGS)
 
 typecheck: $(STAMP) ## Type-check src/, test/, bench/ and scripts/ (tsc --noEmit)
 	npx tsc --noEmit

@@ -2,7 +2,8 @@
 // `chorus "your question"`: the command-line client. Starts a run with POST /api/process (or
 // follows one with --resume; --conversation continues a conversation), shows it as it streams, resumes once from the last event id if
 // the connection drops, and exits 0 on `done`, 1 on a run `error`, 2 when there is no run
-// (a refused request, an unreachable server, bad usage). Node built-ins only.
+// (a refused request, an unreachable server, bad usage). Node built-ins only; `chorus eval`
+// (src/eval/) is loaded only when asked for.
 import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
 import { parseEvent } from "../run/events.js";
@@ -11,6 +12,7 @@ import { sseFrames } from "./sse-frames.js";
 
 const USAGE = `Usage: chorus [options] "your question"
        chorus --resume --id MESSAGE_ID [--last-event-id N]
+       chorus eval [options]     (is the council worth it? see chorus eval --help)
 
 Asks every Chorus agent, shows each one finish, then streams the summary.
 Follow-up questions: give each one the same --conversation ID, e.g.
@@ -273,4 +275,11 @@ process.stdout.on("error", (e: NodeJS.ErrnoException) => {
   if (e.code === "EPIPE") process.exit(0);
   throw e;
 });
-process.exitCode = await main(process.argv.slice(2));
+const argv = process.argv.slice(2);
+if (argv[0] === "eval") {
+  // Loaded only for `chorus eval`: asking a question stays light.
+  const { evalCommand } = await import("../eval/eval-command.js");
+  process.exitCode = await evalCommand(argv.slice(1));
+} else {
+  process.exitCode = await main(argv);
+}

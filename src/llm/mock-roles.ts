@@ -1,7 +1,8 @@
 // The mock LLM's later-stage roles, keyed on the caller: a council reviewer (`review:<agent>`)
 // answers with a valid FINAL RANKING: block, the fusion judge (`judge`) with a valid analysis
-// JSON object drawn from the agents' answers. Both are pure functions of the request, so a run
-// is deterministic; fault injection is mock-client.ts's, by caller name.
+// JSON object drawn from the agents' answers, `chorus eval`'s judge (`eval-judge`) with a
+// VERDICT line. All are pure functions of the request, so a run is deterministic; fault
+// injection is mock-client.ts's, by caller name.
 import type { ChatRequest } from "./llm-client.js";
 
 function hash(s: string): number {
@@ -53,10 +54,25 @@ function judge(message: string): string {
   return `Here is my analysis.\n\n\`\`\`json\n${JSON.stringify(analysis, null, 2)}\n\`\`\``;
 }
 
+/**
+ * The eval's pairwise verdict: the more complete answer wins, read as more distinct words,
+ * weighed by a taste of ±40 % drawn from a hash of the answer (so a slightly longer answer does
+ * not always win, as with a real judge); within 5 % it is a tie. It depends on the answers'
+ * texts, never on their positions.
+ */
+function evalVerdict(message: string): string {
+  const answer = (label: string) => new RegExp(`<answer label="${label}">\\n([\\s\\S]*?)\\n</answer>`).exec(message)?.[1] ?? "";
+  const score = (text: string) => new Set(text.toLowerCase().match(/[\p{L}\p{N}']+/gu) ?? []).size * (0.6 + (hash(text) % 1000) / 1250);
+  const [a, b] = [score(answer("A")), score(answer("B"))];
+  const verdict = Math.abs(a - b) <= 0.05 * Math.max(a, b) ? "TIE" : a > b ? "A" : "B";
+  return `Answer A scores ${a.toFixed(1)} for completeness, answer B ${b.toFixed(1)}; the mock judge prefers the higher.\nVERDICT: ${verdict}`;
+}
+
 /** The reply of a later-stage role, or undefined for an agent or the summarizer. */
 export function mockRoleAnswer(req: ChatRequest, message: string): string | undefined {
   if (req.caller.startsWith("review:")) return review(message);
   if (req.caller === "judge") return judge(message);
+  if (req.caller === "eval-judge") return evalVerdict(message);
   return undefined;
 }
 
