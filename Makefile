@@ -7,7 +7,7 @@
 STAMP := node_modules/.install-stamp
 SRC := $(shell find src -name '*.ts' 2>/dev/null)
 # System programs the tests drive, as PROGRAM=DEBIAN_PACKAGE: installed by system-deps when missing.
-TEST_SYSTEM_DEPS := chromium=chromium redis-server=redis-server nginx=nginx
+TEST_SYSTEM_DEPS := chromium=chromium redis-server=redis-server redis-cli=redis-tools nginx=nginx
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-24s %s\n", $$1, $$2}' $(MAKEFILE_LIST)

@@ -1,5 +1,5 @@
-// Chorus web page, the entry module: sending a message, following its run (and resuming once
-// from the last event id if the connection drops mid-run), Stop, New conversation. Each part of
+// Chorus web page, the entry module: sending a message, following its run (and resuming from
+// the last event id if the connection drops mid-run), Stop (DELETE), New conversation. Each part of
 // the page has its module in js/: the SSE reader, the run's state, the agents' lanes, the
 // summary, the conversation's thread, the HTTP errors. No build step: native ES modules.
 import { conversationId, newConversation, renderThread, showRun, syncConversation } from "./js/conversation.js";
@@ -10,6 +10,8 @@ import { current, endRun, follow, startRun } from "./js/run.js";
 import { isEventStream } from "./js/sse.js";
 
 const { form, messageBox, messageError, streamBox, stopButton } = els;
+/** Resumes after a dropped connection before the page gives up on a run. */
+const MAX_RESUMES = 5;
 
 function lost(title, text, status) {
   showError(title, text);
@@ -54,19 +56,23 @@ async function send() {
     await follow(run, res);
     if (run.ended) return;
 
-    // The stream broke before `done`/`error`: pick the run up where we left it, once.
-    setStatus("Connection lost — resuming…");
-    try {
-      res = await fetch(`api/process/${encodeURIComponent(run.messageId)}/events`, {
-        headers: requestHeaders({ "last-event-id": String(run.lastId) }),
-      });
-    } catch {
-      res = null;
+    // The stream broke before `done`/`error`: pick the run up where we left it, on whichever
+    // server answers (a replica that died hands its runs over), a few times, pausing longer each time.
+    for (let attempt = 1; attempt <= MAX_RESUMES && !run.ended; attempt++) {
+      setStatus("Connection lost — resuming…");
+      await new Promise((r) => setTimeout(r, 250 * attempt));
+      try {
+        res = await fetch(`api/process/${encodeURIComponent(run.messageId)}/events`, {
+          headers: requestHeaders({ "last-event-id": String(run.lastId) }),
+        });
+      } catch {
+        continue;
+      }
+      if (!res.ok || !isEventStream(res)) return await showHttpError(res, "Lost the connection");
+      await follow(run, res);
     }
-    if (res && (!res.ok || !isEventStream(res))) return await showHttpError(res, "Lost the connection");
-    if (res) await follow(run, res);
     if (!run.ended) {
-      lost("Lost the connection", "The connection to the server dropped twice, so the result of this run is unknown. Please send again.", "Status: unknown (connection lost)");
+      lost("Lost the connection", "The connection to the server kept dropping, so the result of this run is unknown. Please send again.", "Status: unknown (connection lost)");
     }
   } finally {
     if (!run.done && !messageBox.value) messageBox.value = message; // to send again, or edit first

@@ -13,13 +13,15 @@ import { createUpstreamBudgets } from "./llm/upstream-budget.js";
 import { fallbackTargets, promptTarget } from "./llm/upstream-target.js";
 import { createMetrics, type Metrics } from "./observability/metrics.js";
 import { createRunTracer } from "./observability/tracing.js";
-import { withConversations } from "./run/conversation-runner.js";
+import { turnRecorder, withConversations } from "./run/conversation-runner.js";
+import { createWaitingRuns } from "./run/waiting-runs.js";
 import type { FanOutDeps } from "./run/fan-out.js";
 import { RunRegistry } from "./run/run-registry.js";
 import { createRunner, type Runner } from "./run/runner.js";
 import { memoryConversations, redisConversations, type ConversationStore } from "./store/conversations.js";
 import { connectRedis } from "./store/redis-client.js";
 import { RedisRuns } from "./store/redis-runs.js";
+import { memoryRuns, type RunStore } from "./store/runs.js";
 
 export interface ServiceDeps {
   config: Config;
@@ -44,7 +46,7 @@ export interface Services {
   metrics: Metrics;
   /** GET /ready's checks by name: each answers "ok…" or why not. */
   readiness: Record<string, Probe>;
-  /** True while too many calls wait for upstream capacity: new runs are refused. */
+  /** True while MAX_QUEUED_RUNS runs wait for upstream capacity: new runs are refused. */
   overloaded(): boolean;
   /** Set on SIGTERM: new work is refused with shutting_down. */
   state: { draining: boolean };
@@ -65,6 +67,7 @@ function fanOutDeps({ config, prompts, llm, env = process.env, tracerProvider }:
     defaultPreset: config.DEFAULT_PRESET,
     budgets: createUpstreamBudgets(),
     limit: pLimit(config.MAX_CONCURRENT_LLM_CALLS),
+    waiting: createWaitingRuns(),
     prices: config.prices,
     onCall: metrics.call,
     ...(tracerProvider ? { tracer: createRunTracer(tracerProvider) } : {}),
@@ -76,6 +79,7 @@ function fanOutDeps({ config, prompts, llm, env = process.env, tracerProvider }:
       stallTimeoutMs: config.AGENT_STALL_TIMEOUT_MS,
       fanOutDeadlineMs: config.FANOUT_DEADLINE_MS,
       minAgentsOk: config.MIN_AGENTS_OK,
+      maxOutputChars: config.MAX_OUTPUT_CHARS,
       maxTokens: config.LLM_MAX_TOKENS,
     },
   };
@@ -86,24 +90,35 @@ export function createServices(deps: ServiceDeps): Services {
   if (!prompts.presets.some((p) => p.name === config.DEFAULT_PRESET)) {
     throw new ConfigError(`invalid configuration:\n  DEFAULT_PRESET: no preset named "${config.DEFAULT_PRESET}" in ${config.PROMPTS_DIR}/presets`);
   }
-  const store = config.REDIS_URL ? connectRedis(config.REDIS_URL, (err) => logger.warn({ err: err.message }, "redis error")) : undefined;
-  const shared = store && new RedisRuns(store.redis, store.sub, config.RUN_RETENTION_S, (what, err) =>
-    logger.warn({ err: (err as Error).message, what }, "redis unavailable"),
-  );
+  const store = config.REDIS_URL
+    ? connectRedis(config.REDIS_URL, (err) => logger.warn({ err: err.message }, "redis error"), config.REDIS_CLUSTER)
+    : undefined;
+  // The one place the kind of run store is chosen.
+  const runStore: RunStore = store
+    ? new RedisRuns(store.redis, store.sub, {
+        retentionS: config.RUN_RETENTION_S,
+        leaseMs: config.RUN_LEASE_MS,
+        onError: (what, err) => logger.warn({ err: (err as Error).message, what }, "redis unavailable"),
+        onLost: (id) => logger.warn({ message_id: id }, "run taken over by another replica while this one still ran it (its lease had lapsed)"),
+      })
+    : memoryRuns();
   const registry = new RunRegistry({
     retentionS: config.RUN_RETENTION_S,
     maxRetained: config.MAX_RETAINED_RUNS,
     orphanGraceMs: config.RUN_ORPHAN_GRACE_MS,
-    shared,
+    onDisconnect: config.ON_DISCONNECT,
+    store: runStore,
+    // Runs whose owner died are looked for twice per lease.
+    sweepMs: store ? Math.max(100, Math.round(config.RUN_LEASE_MS / 2)) : 0,
   });
   const metrics = createMetrics({ prices: config.prices });
   const fanOut = fanOutDeps(deps, metrics);
   const conversations = store ? redisConversations(store.redis, config.CONVERSATION_TTL_S) : memoryConversations(config.CONVERSATION_TTL_S);
+  const recordTurn = turnRecorder(conversations, (err) => logger.warn({ err: (err as Error).message }, "could not record a conversation turn"));
   const runner = withConversations(
-    createRunner(fanOut, registry, logger, metrics.runs),
+    createRunner(fanOut, registry, logger, metrics.runs, recordTurn, config.ON_DISCONNECT),
     conversations,
     { maxTurns: config.HISTORY_MAX_TURNS, maxChars: config.HISTORY_MAX_CHARS },
-    (err) => logger.warn({ err: (err as Error).message }, "could not record a conversation turn"),
   );
   const budget = { points: config.RATE_LIMIT_POINTS, duration: config.RATE_LIMIT_WINDOW_S };
   // With Redis the budget is shared by every replica; the in-memory insurance limiter takes
@@ -117,9 +132,9 @@ export function createServices(deps: ServiceDeps): Services {
     // Probed at most every 5 s, however often the orchestrator asks.
     llm: cachedFor(5000, llmProbe(config, [...fanOut.agentTargets.values(), ...fanOut.summarizerTargets, ...(fanOut.judgeTarget ? [fanOut.judgeTarget] : [])])),
   };
-  if (shared) {
+  if (store) {
     readiness.redis = () =>
-      shared.ping().then(
+      runStore.ping().then(
         () => "ok",
         (e: Error) => `unreachable: ${e.message}`,
       );
@@ -135,10 +150,13 @@ export function createServices(deps: ServiceDeps): Services {
     limiter,
     metrics,
     readiness,
-    // Queued calls beyond MAX_QUEUED_RUNS runs' worth of fan-out.
-    overloaded: () => fanOut.limit.pendingCount >= config.MAX_QUEUED_RUNS * (prompts.agents.length + 1),
+    // MAX_QUEUED_RUNS runs already wait for upstream capacity (counted as runs, not calls).
+    overloaded: () => fanOut.waiting!.count >= config.MAX_QUEUED_RUNS,
     state: { draining: false },
     connect: async (ms) => (store ? store.ready(ms) : true),
-    close: () => shared?.close(),
+    close: () => {
+      registry.close();
+      runStore.close();
+    },
   };
 }

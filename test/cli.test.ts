@@ -244,6 +244,25 @@ describe("chorus --resume", () => {
   });
 });
 
+describe("Ctrl-C", () => {
+  it("stops the run with DELETE, shows how it ended, and exits 1", async () => {
+    const chorus = await chorusWith({ MOCK_TOKEN_DELAY_MS: "60" });
+    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/chorus.ts", "--url", chorus.url, "--id", "cli-stop-1", "Take your time"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (c) => (stderr += c));
+    const exited = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
+    await expect.poll(() => chorus.chorus.registry.get("cli-stop-1")?.inFlight, { timeout: 20_000 }).toBe(true);
+    child.kill("SIGINT");
+    expect(await exited).toBe(1);
+    expect(stderr).toContain("chorus: stopping run cli-stop-1");
+    expect(stderr).toContain("error: cancelled: the run was cancelled");
+    const events = chorus.chorus.registry.get("cli-stop-1")!.log.events;
+    expect(events[events.length - 1]).toMatchObject({ event: "error", data: { code: "cancelled" } });
+  });
+});
+
 describe("reading the event stream", () => {
   it("gets the same events whatever the chunking and line endings, skipping comments", () => {
     const lf = `: ping\n\nid: 1\nevent: start\ndata: {"agents":["a"]}\n\nid: 2\nevent: summary_delta\ndata: {"delta":"x"}\n\n`;

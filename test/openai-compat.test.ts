@@ -16,6 +16,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { completionChunks } from "../src/http/openai-routes.js";
 import { writeSse } from "../src/http/sse-writer.js";
 import { EventLog } from "../src/run/event-log.js";
+import { runEvent } from "../src/run/events.js";
 import { callerOf, startMockUpstream, type MockUpstream } from "./support/mock-upstream.js";
 import { last, readSse } from "./support/sse-client.js";
 import { startChorus, type TestChorus } from "./support/start-chorus.js";
@@ -301,6 +302,8 @@ describe("against an OpenAI-compatible upstream", () => {
       LLM_KEY: "sk-test-SECRET-KEY-123",
       LLM_MAX_RETRIES: "0",
       SSE_HEARTBEAT_MS: "40",
+      // A client that leaves cancels its run at once (the default grace waits 10 s for a resume).
+      RUN_ORPHAN_GRACE_MS: "0",
     });
     client = sdk(chorus);
   });
@@ -413,17 +416,22 @@ describe("against an OpenAI-compatible upstream", () => {
 });
 
 describe("a summary restarted mid-stream", () => {
-  // No stage emits summary_restart yet (fallback summarizers that restart are being built): the
-  // run's log is scripted here, and served as /v1/chat/completions serves it, over real HTTP.
+  // The run's log is scripted here, and served as /v1/chat/completions serves it, over real HTTP.
   it("ends the stream with an error the SDK raises, after the tokens already sent, and no [DONE]", async () => {
-    const log = new EventLog();
-    log.append("start", { message_id: "r1", agents: ["analyst"] });
-    log.append("summary_delta", { delta: "Half an " });
-    log.append("summary_delta", { delta: "answer" });
-    log.append("summary_restart", { reason: { code: "upstream_error", message: "upstream failed (502)" } });
-    log.append("summary_delta", { delta: "A whole new answer." });
-    log.append("done", { message_id: "r1", status: "ok", agents: { ok: 1, failed: 0 }, summary: "A whole new answer.", latency_ms: 5 });
-    log.end();
+    // As a client following live sees it (a late reader would find the void tokens folded away).
+    const events = [
+      runEvent(1, "start", { message_id: "r1", agents: ["analyst"] }),
+      runEvent(2, "summary_delta", { delta: "Half an " }),
+      runEvent(3, "summary_delta", { delta: "answer" }),
+      runEvent(4, "summary_restart", { reason: { code: "upstream_error", message: "upstream failed (502)" } }),
+      runEvent(5, "summary_delta", { delta: "A whole new answer." }),
+      runEvent(6, "done", { message_id: "r1", status: "ok", agents: { ok: 1, failed: 0 }, summary: "A whole new answer.", latency_ms: 5 }),
+    ];
+    const log = {
+      async *follow() {
+        for (const e of events) yield [e];
+      },
+    };
     const server = createServer((_req, res) => {
       void writeSse(res, completionChunks({ log }, { id: "chatcmpl-r1", created: 1, model: "chorus", includeUsage: false }), {
         heartbeatMs: 10_000,

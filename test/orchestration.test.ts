@@ -91,7 +91,7 @@ describe("the call guards", () => {
     const run = await runInProcess(testDeps(llm, { settings: { firstTokenTimeoutMs: 20 } }));
     expect(run.of("agent_error")[0]).toMatchObject({ agent: "alpha", status: "timeout", error: { code: "timeout", message: "no first token within 20 ms" } });
     expect(run.of("agent_error")[0]).not.toHaveProperty("usage");
-    expect(llm.callsOf("alpha")[0]!.ended).toBe("aborted");
+    expect(llm.callsOf("alpha")[0]!.signal.aborted).toBe(true); // the upstream request is aborted, not left running
     expect(run.of("done")[0]).toMatchObject({ status: "partial" });
   });
 
@@ -133,16 +133,38 @@ describe("the summarizer", () => {
     expect(deps.callRecords.filter((c) => c.caller === "summarizer").map((c) => c.outcome)).toEqual(["timeout", "upstream_error", "ok"]);
   });
 
-  it("ends summarizer_failed with the agents' outputs when it fails after its first token, without trying a fallback", async () => {
+  it("replaces a summarizer that fails after its first token: summary_restart, then the fallback's summary", async () => {
+    const llm = scriptedLlm({ summarizer: [["Half a sum", fail("upstream_error", "upstream LLM answered 502")], ["Whole ", "summary"]] });
+    const run = await runInProcess(testDeps(llm, { fallbacks: ["fb-1"] }));
+    const restart = run.names.indexOf("summary_restart");
+    expect(run.names.slice(restart - 1, restart + 3)).toEqual(["summary_delta", "summary_restart", "summary_delta", "summary_delta"]);
+    expect(run.of("summary_restart")[0]).toEqual({ reason: { code: "upstream_error", message: "upstream LLM answered 502" } });
+    expect(run.of("done")[0]).toMatchObject({ status: "ok", summary: "Whole summary" });
+    expect(llm.callsOf("summarizer").map((c) => c.model)).toEqual(["summary-model", "fb-1"]);
+  });
+
+  it("ends summarizer_failed with the agents' outputs when the last summarizer fails after its first token", async () => {
     const llm = scriptedLlm({ alpha: ["A."], beta: [fail("timeout")], gamma: ["C."], summarizer: ["Half a sum", fail("upstream_error", "upstream LLM answered 502")] });
     const run = await runInProcess(testDeps(llm, { fallbacks: ["fb-1"] }));
     expect(run.terminal).toMatchObject({
       event: "error",
       data: { code: "summarizer_failed", message: "the summarizer failed: upstream LLM answered 502", outputs: { alpha: "A.", gamma: "C." } },
     });
-    expect(llm.callsOf("summarizer")).toHaveLength(1);
-    expect(run.of("summary_delta").map((d) => d.delta)).toEqual(["Half a sum"]);
+    expect(llm.callsOf("summarizer")).toHaveLength(2);
+    expect(run.names.filter((n) => n === "summary_restart")).toHaveLength(1);
     expect(run.outcome.summarizer).toMatchObject({ ok: false, code: "upstream_error" });
+  });
+});
+
+describe("bounds", () => {
+  it("aborts a call whose answer passes MAX_OUTPUT_CHARS (code points) with bad_response", async () => {
+    const llm = scriptedLlm({ alpha: [drip("😀😀😀😀", 1)] });
+    const run = await runInProcess(testDeps(llm, { settings: { maxOutputChars: 50 } }));
+    const err = run.of("agent_error")[0]!;
+    expect(err).toMatchObject({ agent: "alpha", error: { code: "bad_response" } });
+    expect(err.error.message).toContain("MAX_OUTPUT_CHARS");
+    expect(llm.callsOf("alpha")[0]!.signal.aborted).toBe(true); // the upstream request is aborted, not left running
+    expect(run.of("done")[0]).toMatchObject({ status: "partial" });
   });
 });
 

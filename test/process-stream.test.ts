@@ -19,6 +19,8 @@ beforeAll(async () => {
     LLM_MAX_RETRIES: "0",
     AGENT_TIMEOUT_MS: "1500",
     SSE_HEARTBEAT_MS: "60",
+    // No grace: a run whose client leaves is cancelled at once (the default waits 10 s for a resume).
+    RUN_ORPHAN_GRACE_MS: "0",
   });
 });
 afterAll(async () => {
@@ -191,11 +193,11 @@ describe("failures", () => {
 });
 
 describe("client disconnect", () => {
-  it("aborts every upstream call of the run within a second of the client leaving", async () => {
+  it("aborts every upstream call of the run within a second of the client leaving (on_disconnect cancel, RUN_ORPHAN_GRACE_MS=0)", async () => {
     upstream.setPlanner(() => ({ tokens: Array.from({ length: 200 }, (_, i) => `t${i} `), tokenDelayMs: 20 }));
     const r = await readSse(
       `${chorus.url}/api/process`,
-      { message: "long one", message_id: id(), stream_agents: true },
+      { message: "long one", message_id: id(), stream_agents: true, on_disconnect: "cancel" },
       { until: (evs) => evs.filter((e) => e.event === "agent_delta").length >= 6 },
     );
     const left = performance.now();

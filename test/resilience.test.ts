@@ -120,18 +120,26 @@ describe("summarizer fallbacks", () => {
     await expect.poll(() => tries[0]!.aborted).toBe(true);
   });
 
-  it("does not switch after tokens were streamed, and keeps the agents' outputs when every summarizer fails", async () => {
+  it("replaces a summarizer that dies after streaming tokens: summary_restart, then the fallback's summary in done", async () => {
     chorus = await start({ SUMMARIZER_FALLBACK_MODELS: "backup-1" });
-    upstream.setPlanner((b) => (callerOf(b) === "moderator" ? { cutAfter: 2, tokenDelayMs: 30 } : {}));
+    upstream.setPlanner((b) =>
+      callerOf(b) !== "moderator" ? {} : b.model === "backup-1" ? { tokens: ["second ", "summary"] } : { tokens: ["first ", "one ", "dies"], cutAfter: 2, tokenDelayMs: 30 },
+    );
     const r = await run();
-    expect(ofType(r, "summary_delta").length).toBeGreaterThan(0);
-    expect(callsOf("moderator")).toHaveLength(1);
-    expect(last(r)).toMatchObject({ event: "error", data: { code: "summarizer_failed" } });
+    const names = r.events.map((e) => e.event);
+    const restart = names.indexOf("summary_restart");
+    expect(names[restart - 1]).toBe("summary_delta"); // the first summarizer had streamed tokens
+    expect(ofType(r, "summary_restart")[0]!.data.reason.code).toBe("upstream_error");
+    expect(r.events.slice(restart + 1).filter((e) => e.event === "summary_delta").map((e) => e.data.delta).join("")).toBe("second summary");
+    expect(last(r)).toMatchObject({ event: "done", data: { summary: "second summary" } });
+    expect(callsOf("moderator").map((c) => c.body.model)).toEqual(["gpt-4o-mini", "backup-1"]);
 
+    // Every summarizer fails: summarizer_failed, keeping the agents' outputs.
     upstream.setPlanner((b) => (callerOf(b) === "moderator" ? { status: 500 } : {}));
     upstream.calls.length = 0;
     const r2 = await run();
     expect(callsOf("moderator")).toHaveLength(2);
+    expect(last(r2)).toMatchObject({ event: "error", data: { code: "summarizer_failed" } });
     expect(last(r2).data.outputs).toEqual(Object.fromEntries(ofType(r2, "agent_done").map((e) => [e.data.agent, e.data.output])));
   });
 });
@@ -173,7 +181,8 @@ describe("load and overload", () => {
   });
 
   it("answers 503 overloaded with Retry-After when too many runs wait for upstream capacity", async () => {
-    chorus = await start({ MAX_CONCURRENT_LLM_CALLS: "1", MAX_QUEUED_RUNS: "1" });
+    // The first run's three agents take every slot; the second run waits; the third is refused.
+    chorus = await start({ MAX_CONCURRENT_LLM_CALLS: "3", MAX_QUEUED_RUNS: "1" });
     upstream.setPlanner(() => ({ ttftMs: 300 }));
     const a = run();
     await new Promise((r) => setTimeout(r, 50));
@@ -201,7 +210,8 @@ describe("load and overload", () => {
   });
 
   it("disconnects a client that reads nothing for SSE_WRITE_TIMEOUT_MS and cancels its run", async () => {
-    chorus = await start({ SSE_WRITE_TIMEOUT_MS: "300", AGENT_STALL_TIMEOUT_MS: "30000" });
+    // Answers allowed to grow far enough to fill the socket; no grace once the client is cut.
+    chorus = await start({ SSE_WRITE_TIMEOUT_MS: "300", AGENT_STALL_TIMEOUT_MS: "30000", MAX_OUTPUT_CHARS: "100000000", RUN_ORPHAN_GRACE_MS: "0" });
     const big = "x".repeat(4000) + " ";
     upstream.setPlanner(() => ({ tokens: Array.from({ length: 3000 }, () => big), tokenDelayMs: 1 }));
     const { port } = new URL(chorus.url);

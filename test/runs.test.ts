@@ -77,6 +77,65 @@ describe("resuming and de-duplication", () => {
   });
 });
 
+describe("when the client goes away", () => {
+  const cutAfterAgent = (url: string, body: object) =>
+    readSse(`${url}/api/process`, body, { until: (evs) => evs.some((e) => e.event === "agent_done") });
+
+  it("with the defaults, a client cut mid-run that comes back within the grace gets the rest of the run", async () => {
+    chorus = await startChorus({ MOCK_TOKEN_DELAY_MS: "20" }); // RUN_ORPHAN_GRACE_MS and ON_DISCONNECT left at their defaults
+    const first = await cutAfterAgent(chorus.url, { message: "resume me", message_id: "def-1" });
+    const seen = first.events[first.events.length - 1]!.id!;
+    await new Promise((r) => setTimeout(r, 500)); // a reconnect is not instant
+    const rest = await readSse(`${chorus.url}/api/process/def-1/events`, undefined, { headers: { "last-event-id": String(seen) } });
+    expect(rest.events[0]!.id).toBe(seen + 1);
+    expect(ofType(rest, "agent_error")).toHaveLength(0);
+    expect(last(rest)).toMatchObject({ event: "done", data: { status: "ok" } });
+  });
+
+  it('runs an on_disconnect "continue" run to its end with no client, even with RUN_ORPHAN_GRACE_MS=0', async () => {
+    chorus = await startChorus({ MOCK_TOKEN_DELAY_MS: "20", RUN_ORPHAN_GRACE_MS: "0" });
+    await cutAfterAgent(chorus.url, { message: "go on", message_id: "cont-1", on_disconnect: "continue" });
+    await expect.poll(() => chorus!.chorus.registry.get("cont-1")?.inFlight, { timeout: 10_000 }).toBe(false);
+    const replay = await readSse(`${chorus.url}/api/process/cont-1/events`);
+    expect(ofType(replay, "agent_done")).toHaveLength(3);
+    expect(last(replay)).toMatchObject({ event: "done", data: { status: "ok" } });
+  });
+
+  it('cancels an on_disconnect "cancel" run at once with RUN_ORPHAN_GRACE_MS=0, also when ON_DISCONNECT=continue', async () => {
+    chorus = await startChorus({ MOCK_TOKEN_DELAY_MS: "20", RUN_ORPHAN_GRACE_MS: "0", ON_DISCONNECT: "continue" });
+    await cutAfterAgent(chorus.url, { message: "stop", message_id: "canc-1", on_disconnect: "cancel" });
+    await cutAfterAgent(chorus.url, { message: "default", message_id: "canc-2" });
+    await expect.poll(() => chorus!.chorus.registry.inFlight, { timeout: 10_000 }).toBe(0);
+    expect(last(await readSse(`${chorus.url}/api/process/canc-1/events`))).toMatchObject({ event: "error", data: { code: "cancelled" } });
+    expect(last(await readSse(`${chorus.url}/api/process/canc-2/events`))).toMatchObject({ event: "done" });
+  });
+
+  it("refuses an on_disconnect that is neither cancel nor continue", async () => {
+    chorus = await startChorus();
+    const res = await chorus.post({ message: "x", message_id: "od-bad", on_disconnect: "later" });
+    expect(res.status).toBe(400);
+    expect((await res.json()).error.details.map((d: { field: string }) => d.field)).toEqual(["on_disconnect"]);
+  });
+});
+
+describe("the log of a finished agent", () => {
+  it("keeps its output, not its tokens: a late resumer gets agent_done whole, with ids still increasing", async () => {
+    chorus = await startChorus({ MOCK_TOKEN_DELAY_MS: "2" });
+    const live = await readSse(`${chorus.url}/api/process`, { message: "tokens", message_id: "fold-1", stream_agents: true });
+    const deltas = ofType(live, "agent_delta");
+    expect(deltas.length).toBeGreaterThan(3);
+    const replay = await readSse(`${chorus.url}/api/process/fold-1/events`);
+    expect(ofType(replay, "agent_delta")).toHaveLength(0);
+    for (const done of ofType(replay, "agent_done")) {
+      const text = deltas.filter((d) => d.data.agent === done.data.agent).map((d) => d.data.delta).join("");
+      expect(done.data.output).toBe(text);
+    }
+    const ids = replay.events.map((e) => e.id!);
+    expect(ids.every((id, i) => i === 0 || id > ids[i - 1]!)).toBe(true);
+    expect(last(replay)).toEqual({ ...last(live), at: last(replay).at });
+  });
+});
+
 describe("built-in mock LLM", () => {
   it("answers deterministically per agent and message, and fails the agents in MOCK_FAIL_AGENTS", async () => {
     chorus = await startChorus({ MOCK_FAIL_AGENTS: "critic" });

@@ -62,7 +62,14 @@ export const agentEvents = {
   agent_start: onLane((run, lane, data) => {
     lane.li.dataset.state = "running";
     lane.state.textContent = data.round ? `round ${data.round}: started…` : "started…";
+    // Asked again after a takeover: its earlier tokens are void.
+    if (run.rerun?.delete(data.agent)) lane.text.textContent = "";
   }),
+  takeover(run, data) {
+    const rerun = Array.isArray(data.rerun) ? data.rerun : [];
+    run.rerun = new Set(rerun);
+    setStatus(`Another server took the run over${rerun.length ? `; asking again: ${rerun.join(", ")}` : ""}…`);
+  },
   agent_delta: onLane((run, lane, data) => {
     lane.li.dataset.state = "running";
     lane.state.textContent = "writing…";

@@ -18,6 +18,11 @@ export const summaryEvents = {
     els.summaryBox.setAttribute("aria-busy", "true");
     els.summaryBox.append(String(data.delta ?? ""));
   },
+  summary_restart() {
+    // A fallback summarizer starts over: the text so far is void.
+    els.summaryBox.textContent = "";
+    setStatus("The summary starts over with another model…");
+  },
   done(run, data) {
     const { summaryBox } = els;
     run.ended = true;

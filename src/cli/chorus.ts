@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 // `chorus "your question"`: the command-line client. Starts a run with POST /api/process (or
-// follows one with --resume; --conversation continues a conversation), shows it as it streams, resumes once from the last event id if
-// the connection drops, and exits 0 on `done`, 1 on a run `error`, 2 when there is no run
-// (a refused request, an unreachable server, bad usage). Node built-ins only; `chorus eval`
-// (src/eval/) is loaded only when asked for.
+// follows one with --resume; --conversation continues a conversation), shows it as it streams,
+// resumes from the last event id if the connection drops, stops the run (DELETE) on Ctrl-C, and
+// exits 0 on `done`, 1 on a run `error`, 2 when there is no run (refused, unreachable, bad usage).
+// Node built-ins only; `chorus eval` (src/eval/) is loaded only when asked for.
 import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
 import { parseEvent } from "../run/events.js";
 import { HumanView, JsonView, type RunEvent, type RunView } from "./run-view.js";
 import { sseFrames } from "./sse-frames.js";
+import { stopOnInterrupt } from "./stop-on-interrupt.js";
 
 const USAGE = `Usage: chorus [options] "your question"
        chorus --resume --id MESSAGE_ID [--last-event-id N]
@@ -39,11 +40,16 @@ Options:
   --last-event-id N   with --resume: only the events after N
   -h, --help          show this help
 
-Exit status: 0 the run finished (ok or partial); 1 the run ended with an error event;
-2 no run: the request was refused, the server could not be reached, or bad usage.
+Ctrl-C stops the run (DELETE /api/process/ID) and shows how it ended; a second Ctrl-C quits
+at once. A dropped connection is resumed from the last event seen.
+
+Exit status: 0 the run finished (ok or partial); 1 the run ended with an error event
+(cancelled by Ctrl-C included); 2 no run: the request was refused, the server could not be
+reached, or bad usage; 130 quit by a second Ctrl-C.
 `;
 
-const EXIT = { done: 0, runError: 1, noRun: 2 } as const;
+const EXIT = { done: 0, runError: 1, noRun: 2, interrupted: 130 } as const;
+const MAX_RESUMES = 5; // after a dropped connection, with a growing pause between them
 
 class UsageError extends Error {}
 
@@ -219,14 +225,21 @@ async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promi
     return EXIT.noRun;
   };
   let lastId = o.lastEventId;
+  const releaseInterrupt = stopOnInterrupt(`${o.url}/api/process/${encodeURIComponent(o.id)}`, auth, o.id, () => {
+    view.close();
+    process.exit(EXIT.interrupted);
+  });
   try {
-    // The first request, then at most one resume if the stream breaks before the run ends.
-    for (let attempt = 0; attempt < 2; attempt++) {
+    // The first request, then resumes while the stream breaks before the run ends.
+    for (let attempt = 0; attempt <= MAX_RESUMES; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, 250 * attempt));
       let res: Response;
       try {
         res = await (attempt === 0 ? start() : follow(lastId));
       } catch (e) {
         const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+        // The server behind the URL may be restarting or replaced: a resume tries again.
+        if (attempt > 0 && attempt < MAX_RESUMES) continue;
         return noRun(`cannot reach ${o.url}: ${cause?.code ?? cause?.message ?? (e as Error).message} ${reachHint(o)}`);
       }
       if (o.dryRun && res.ok && !isEventStream(res)) {
@@ -263,9 +276,10 @@ async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promi
       if (received === 0) return noRun(`run ${o.id} has no events after id ${lastId}`);
     }
     return noRun(
-      `the connection to ${o.url} dropped twice; the run's outcome is unknown (try --resume --id ${o.id} --last-event-id ${lastId})`,
+      `the connection to ${o.url} kept dropping; the run's outcome is unknown (try --resume --id ${o.id} --last-event-id ${lastId})`,
     );
   } finally {
+    releaseInterrupt();
     view.close();
   }
 }

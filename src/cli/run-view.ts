@@ -111,6 +111,13 @@ export class HumanView implements RunView {
         this.startSummary();
         this.out.write(ev.data.delta);
         break;
+      case "summary_restart":
+        // Text already printed cannot be taken back: say that what follows replaces it.
+        if (this.summaryStarted) this.out.write(`\n\n[the summary starts over (${ev.data.reason.code}): ignore the text above]\n\n`);
+        break;
+      case "takeover":
+        this.err.write(`(another server took the run over${ev.data.rerun.length ? `; asking again: ${ev.data.rerun.join(", ")}` : ""})\n`);
+        break;
       case "done": {
         const d = ev.data;
         // With --last-event-id past the summary's tokens, none were printed: show it whole.

@@ -84,13 +84,20 @@ const schema = z
 
     SSE_HEARTBEAT_MS: int(15_000, 10),
     SSE_WRITE_TIMEOUT_MS: int(30_000, 10),
-    RUN_ORPHAN_GRACE_MS: int(0, 0),
+    // What a run does when its last client leaves (a request's on_disconnect wins).
+    ON_DISCONNECT: z.enum(["cancel", "continue"]).default("cancel"),
+    RUN_ORPHAN_GRACE_MS: int(10_000, 0),
+    // How long a replica's hold on a run lasts unless renewed (Redis): a dead replica's runs are taken over after it.
+    RUN_LEASE_MS: int(5_000, 100),
+    MAX_OUTPUT_CHARS: int(100_000, 1),
     RUN_RETENTION_S: int(300, 0),
     MAX_RETAINED_RUNS: int(1000, 0),
     SHUTDOWN_GRACE_MS: int(30_000, 0),
     HISTORY_MAX_TURNS: int(10, 0),
     HISTORY_MAX_CHARS: int(32_000, 0),
     CONVERSATION_TTL_S: int(86_400, 1),
+    // REDIS_URL names one node of a Redis Cluster; the others are discovered.
+    REDIS_CLUSTER: flag(false),
     REDIS_URL: z.preprocess(emptyAsUndefined, z.string().regex(/^rediss?:\/\/\S+$/, "must be a redis:// or rediss:// URL").optional()),
     // OTLP/HTTP collector base URL (spans go to <url>/v1/traces); unset: tracing off.
     OTEL_EXPORTER_OTLP_ENDPOINT: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }).optional()),

@@ -98,6 +98,7 @@ export function processRoutes(deps: ProcessRoutesDeps) {
         strategy: req.strategy,
         rounds: req.rounds,
         maxCostUsd: req.max_cost_usd,
+        onDisconnect: req.on_disconnect,
         requestId: c.get("requestId"),
         traceContext: { traceparent: c.req.header("traceparent"), tracestate: c.req.header("tracestate") },
       };

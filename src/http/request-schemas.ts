@@ -5,21 +5,8 @@ import { MAX_ROUNDS, STRATEGIES } from "../config/presets.js";
 const ID_RULE = "must be 1-128 characters from A-Z a-z 0-9 _ - . :";
 export const idSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, ID_RULE);
 
-/** Unicode code points, not UTF-16 units: an emoji counts once. */
-export function codePoints(s: string): number {
-  let n = s.length;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
-      const d = s.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        n--;
-        i++;
-      }
-    }
-  }
-  return n;
-}
+export { codePoints } from "../text/code-points.js";
+import { codePoints } from "../text/code-points.js";
 
 export function processRequestSchema(maxChars: number, agentNames: string[], presetNames: string[] = ["default"]) {
   return z.object({
@@ -38,6 +25,10 @@ export function processRequestSchema(maxChars: number, agentNames: string[], pre
       .optional(),
     stream_agents: z.boolean().default(false),
     conversation_id: idSchema.optional(),
+    on_disconnect: z
+      .enum(["cancel", "continue"])
+      .optional()
+      .meta({ description: "When the last client following the run goes away: cancel it after RUN_ORPHAN_GRACE_MS, or let it run to its end. Default ON_DISCONNECT." }),
     preset: z
       .enum(presetNames as [string, ...string[]], { error: `must name a preset (${presetNames.join(", ")})` })
       .meta({ description: "The preset to start from (GET /api/presets); default: DEFAULT_PRESET." })

@@ -11,6 +11,7 @@ import type { RunTrace, RunTracer } from "../observability/tracing.js";
 import type { Emit } from "./events.js";
 import type { CallRecord } from "./outcome.js";
 import { addUsage } from "./usage.js";
+import type { WaitingRuns } from "./waiting-runs.js";
 
 export interface FanOutSettings {
   /** Whole-call cap (a prompt's timeout_ms overrides it per agent). */
@@ -24,6 +25,8 @@ export interface FanOutSettings {
   /** 0 = off. Once passed, with minAgentsOk answers in, the stragglers are cut. */
   fanOutDeadlineMs: number;
   minAgentsOk: number;
+  /** MAX_OUTPUT_CHARS: a call whose answer grows past it (code points) is aborted with bad_response. */
+  maxOutputChars: number;
   /** The completion bound of a call whose prompt header sets no max_tokens (LLM_MAX_TOKENS). */
   maxTokens: number;
 }
@@ -40,6 +43,8 @@ export interface FanOutDeps {
   budgets: UpstreamBudgets;
   /** Bounds upstream calls across all runs (MAX_CONCURRENT_LLM_CALLS). */
   limit: LimitFunction;
+  /** Counts the runs waiting for a slot of `limit` (MAX_QUEUED_RUNS). */
+  waiting?: WaitingRuns;
   settings: FanOutSettings;
   /** model → USD per 1M tokens; without it no cost_usd is reported. */
   prices?: PriceTable;

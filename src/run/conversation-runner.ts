@@ -1,29 +1,18 @@
 // Conversations on top of the runner: a run with a conversation_id sees the conversation's
-// earlier turns (bounded, oldest dropped first) and, when it ends ok or partial, appends its
-// own turn in its start-order place. A failed run appends nothing.
+// earlier turns (bounded, oldest dropped first) and reserves its turn's place when it starts;
+// when it ends ok or partial, whichever replica finishes it records the turn there (once). A
+// failed run appends nothing.
 import { storeUnavailable } from "../errors.js";
 import type { ConversationStore } from "../store/conversations.js";
 import { historyMessages } from "../store/conversations.js";
-import type { RunHandle } from "./run-registry.js";
-import type { Runner } from "./runner.js";
+import type { RecordTurn, Runner } from "./runner.js";
 
 export interface HistoryBounds {
   maxTurns: number;
   maxChars: number;
 }
 
-export function withConversations(runner: Runner, store: ConversationStore, bounds: HistoryBounds, onError: (err: unknown) => void): Runner {
-  const recordTurn = async (run: RunHandle, conversationId: string, seq: number, message: string) => {
-    for await (const batch of run.log.follow(0, new AbortController().signal)) {
-      const end = batch.find((e) => e.event === "done");
-      if (end?.event !== "done") continue;
-      const d = end.data;
-      await store
-        .append(conversationId, seq, { message_id: run.id, message, summary: d.summary, status: d.status, created_at: new Date().toISOString() })
-        .catch(onError);
-    }
-  };
-
+export function withConversations(runner: Runner, store: ConversationStore, bounds: HistoryBounds): Runner {
   return {
     async start(req) {
       if (!req.conversationId) return runner.start(req);
@@ -31,10 +20,7 @@ export function withConversations(runner: Runner, store: ConversationStore, boun
         throw storeUnavailable();
       });
       const history = [...historyMessages(turns, bounds.maxTurns, bounds.maxChars), ...(req.history ?? [])];
-      const started = await runner.start({ ...req, history });
-      // A joined run is recorded by whoever started it.
-      if (!started.joined) void recordTurn(started.run, req.conversationId, seq, req.message);
-      return started;
+      return runner.start({ ...req, history, conversation: { id: req.conversationId, seq } });
     },
     // Reads the history without taking a turn's place: a dry run appends nothing.
     async dryRun(req) {
@@ -46,4 +32,10 @@ export function withConversations(runner: Runner, store: ConversationStore, boun
       return runner.dryRun({ ...req, history });
     },
   };
+}
+
+/** Appends a finished run's turn at the place it reserved; failures are reported, not thrown. */
+export function turnRecorder(store: ConversationStore, onError: (err: unknown) => void): RecordTurn {
+  return (conversation, turn) =>
+    store.append(conversation.id, conversation.seq, { ...turn, created_at: new Date().toISOString() }).catch(onError);
 }

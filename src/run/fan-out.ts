@@ -12,11 +12,15 @@ import type { Emit } from "./events.js";
 import { RunAbort, since, type AgentResult, type RunOutcome, type SummarizerOutcome } from "./outcome.js";
 import { runSummary } from "./summary-stage.js";
 import { summarizerUserMessage } from "./summarizer-prompt.js";
+import { resumeRound, takeoverRerun, type Resume } from "./takeover.js";
 
 export type { FanOutDeps, FanOutInput, FanOutSettings } from "./context.js";
 
-/** Runs the whole fan-out, emitting events; the last one emitted is `done` or `error`. */
-export async function runFanOut(serviceDeps: FanOutDeps, input: FanOutInput, emit: Emit): Promise<RunOutcome> {
+/**
+ * Runs the whole fan-out, emitting events; the last one emitted is `done` or `error`.
+ * `resume`: carrying on a run another replica died holding (takeover.ts).
+ */
+export async function runFanOut(serviceDeps: FanOutDeps, input: FanOutInput, emit: Emit, resume?: Resume): Promise<RunOutcome> {
   const t0 = performance.now();
   // A preset's limits (fan-out deadline, MIN_AGENTS_OK) over the service's.
   const deps = input.limits ? { ...serviceDeps, settings: { ...serviceDeps.settings, ...input.limits } } : serviceDeps;
@@ -37,11 +41,14 @@ export async function runFanOut(serviceDeps: FanOutDeps, input: FanOutInput, emi
   const overBudget = (results: AgentResult[]) =>
     fail("budget_exceeded", `the run's measured cost passed max_cost_usd (${input.maxCostUsd} USD); no further call was started`, results, outputsOf(results));
 
-  emit("start", { message_id: input.messageId, agents: input.agents.map((a) => a.name) });
+  if (!resume?.started) emit("start", { message_id: input.messageId, agents: input.agents.map((a) => a.name) });
+  if (resume) emit("takeover", { rerun: takeoverRerun(resume, input.agents, rounds) });
   let results: AgentResult[] = [];
   for (let round = 1; round <= rounds; round++) {
     const previous = results.flatMap((r) => (r.status === "ok" ? [{ label: r.agent, text: r.output }] : []));
-    results = await runAgents(ctx, round === 1 ? input.message : roundUserMessage(input.message, round, previous), rounds > 1 ? round : undefined);
+    const message = round === 1 ? input.message : roundUserMessage(input.message, round, previous);
+    const label = rounds > 1 ? round : undefined;
+    results = resume ? await resumeRound(ctx, resume, message, round, label) : await runAgents(ctx, message, label);
     if (input.signal.aborted) return aborted(results);
     if (!results.some((r) => r.status === "ok")) {
       return fail("all_agents_failed", rounds > 1 ? `every agent failed in round ${round}; no summary was made` : "every agent failed; no summary was made", results);
@@ -76,6 +83,9 @@ export async function runFanOut(serviceDeps: FanOutDeps, input: FanOutInput, emi
   }
   if (ctx.overBudget()) return overBudget(results);
 
+  if (resume?.summaryStarted) {
+    emit("summary_restart", { reason: { code: "upstream_error", message: "the replica writing the summary went away; it starts over" } });
+  }
   const summary = await runSummary(ctx, summarizerUserMessage(input.message, results, { ranking, analysis, skipped }));
   summarizer = summary.outcome;
   if (summary.text === undefined) {

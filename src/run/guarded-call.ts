@@ -8,7 +8,9 @@ import type { UpstreamTarget } from "../llm/upstream-target.js";
 import type { RunTrace } from "../observability/tracing.js";
 import type { FanOutDeps } from "./context.js";
 import { since, type CallRecord } from "./outcome.js";
+import { codePoints } from "../text/code-points.js";
 import { countUsage } from "./usage.js";
+import type { WaitingRuns } from "./waiting-runs.js";
 
 export interface Call {
   caller: string;
@@ -60,6 +62,7 @@ export async function guardedCall(deps: FanOutDeps, call: Call): Promise<{ text:
   });
   const cap = setTimeout(() => trip(`no complete answer within ${call.timeoutMs} ms`), call.timeoutMs);
   let watchdog: NodeJS.Timeout | undefined;
+  let queued: ReturnType<WaitingRuns["enter"]> | undefined;
   const failure = (err: unknown): CallError => {
     if (call.runSignal.aborted) return new CallError("cancelled", "the run was cancelled");
     if (call.cut?.aborted) return call.cut.reason as CallError;
@@ -69,7 +72,11 @@ export async function guardedCall(deps: FanOutDeps, call: Call): Promise<{ text:
   };
   try {
     if (call.target.rpm > 0) await deps.budgets.acquire(call.target, signal);
+    // Counted as waiting until a slot is free or the call is given up (p-limit keeps it queued).
+    queued = deps.waiting?.enter(call.runSignal);
+    if (queued) signal.addEventListener("abort", queued.done, { once: true });
     await deps.limit(async () => {
+      queued?.served();
       if (signal.aborted) throw signal.reason;
       watchdog = setTimeout(() => trip(`no first token within ${call.firstTokenTimeoutMs} ms`), call.firstTokenTimeoutMs);
       const stream = deps.llm.stream({
@@ -94,6 +101,12 @@ export async function guardedCall(deps: FanOutDeps, call: Call): Promise<{ text:
             watchdog = setTimeout(() => trip(`no token for ${settings.stallTimeoutMs} ms`), settings.stallTimeoutMs);
           }
           text += chunk.text;
+          // MAX_OUTPUT_CHARS bounds what one call may make the run hold, whatever the upstream sends.
+          if (text.length > settings.maxOutputChars && codePoints(text) > settings.maxOutputChars) {
+            const over = new CallError("bad_response", `the answer passed MAX_OUTPUT_CHARS (${settings.maxOutputChars} characters)`);
+            guard.abort(over);
+            throw over;
+          }
           call.onDelta(chunk.text);
         } else upstreamUsage = chunk.usage;
       }
@@ -105,6 +118,10 @@ export async function guardedCall(deps: FanOutDeps, call: Call): Promise<{ text:
   } finally {
     clearTimeout(cap);
     clearTimeout(watchdog);
+    if (queued) {
+      queued.done();
+      signal.removeEventListener("abort", queued.done);
+    }
     sources.forEach((s, i) => s.removeEventListener("abort", forwarders[i]!));
   }
   return { text, usage: report("ok") };

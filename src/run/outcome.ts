@@ -50,8 +50,11 @@ export interface RunOutcome {
 
 /** The reason a run's signal is aborted with: which run error code to end with. */
 export class RunAbort extends Error {
-  constructor(readonly code: "cancelled" | "shutting_down") {
-    super(code === "cancelled" ? "the run was cancelled" : "the server is shutting down");
+  constructor(
+    readonly code: "cancelled" | "shutting_down",
+    message = code === "cancelled" ? "the run was cancelled" : "the server is shutting down",
+  ) {
+    super(message);
   }
 }
 

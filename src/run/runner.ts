@@ -1,26 +1,33 @@
-// Starts runs: resolves the agents, runs the fan-out into the run's event log, and logs one
-// line per run. The HTTP routes (process, OpenAI-compatible) call only `start`.
+// Starts runs: resolves the plan (preset, agents, strategy, rounds), runs the fan-out into the
+// run's event log, and logs one line per run. The same path carries on a run taken over from a
+// replica that died. The HTTP routes (process, OpenAI-compatible) call only `start` and `dryRun`.
 import type { Logger } from "pino";
 import type { Strategy } from "../config/presets.js";
 import { ApiError } from "../errors.js";
 import type { ChatMessage } from "../llm/llm-client.js";
 import type { TraceCarrier } from "../observability/tracing.js";
+import type { OnDisconnect, StoredRequest } from "../store/runs.js";
 import { estimateRun, type Estimate } from "./estimate.js";
+import type { Emit, RunEvent } from "./events.js";
 import { runFanOut, type FanOutDeps } from "./fan-out.js";
-import { resolvePlan, type RunPlan } from "./plan.js";
-import type { Emit } from "./events.js";
 import type { RunObserver, RunOutcome } from "./outcome.js";
+import { resolvePlan, type RunPlan } from "./plan.js";
 import type { Run, RunHandle, RunRegistry } from "./run-registry.js";
+import { resumeFrom } from "./takeover.js";
 
 export interface RunRequest {
   messageId: string;
   message: string;
-  /** Agent names (already validated); default: all. */
+  /** Agent names (already validated); default: the preset's, else all. */
   agents?: string[];
   streamAgents: boolean;
   history?: ChatMessage[];
   /** Continue this conversation (see conversation-runner.ts). */
   conversationId?: string;
+  /** The place in the conversation reserved for this run's turn (set by conversation-runner.ts). */
+  conversation?: { id: string; seq: number };
+  /** What the run does when its last client leaves; default ON_DISCONNECT. */
+  onDisconnect?: OnDisconnect;
   /** The X-Request-Id of the request that started the run: on each of the run's log lines. */
   requestId?: string;
   /** The W3C trace context (traceparent, tracestate) of that request: the run's span is its child. */
@@ -49,8 +56,18 @@ export interface Runner {
   dryRun(req: RunRequest): Promise<DryRun>;
 }
 
-export function createRunner(fanOut: FanOutDeps, registry: RunRegistry, logger: Logger, observer?: RunObserver): Runner {
-  const planOf = (req: RunRequest) => resolvePlan(fanOut.prompts, fanOut.defaultPreset ?? "default", req);
+/** Records a finished run's conversation turn (conversation-runner.ts). */
+export type RecordTurn = (conversation: { id: string; seq: number }, turn: { message_id: string; message: string; summary: string; status: "ok" | "partial" }) => Promise<void>;
+
+export function createRunner(
+  fanOut: FanOutDeps,
+  registry: RunRegistry,
+  logger: Logger,
+  observer?: RunObserver,
+  recordTurn?: RecordTurn,
+  defaultOnDisconnect: OnDisconnect = "cancel",
+): Runner {
+  const planOf = (req: StoredRequest | RunRequest) => resolvePlan(fanOut.prompts, fanOut.defaultPreset ?? "default", req);
   const checkBudget = (plan: RunPlan, estimate: Estimate) => {
     if (plan.maxCostUsd === undefined) return;
     if (estimate.cost_usd === null) {
@@ -65,11 +82,14 @@ export function createRunner(fanOut: FanOutDeps, registry: RunRegistry, logger: 
       });
     }
   };
+  // A trace context is not stored with the request: a run taken over starts a fresh trace.
+  const traces = new WeakMap<StoredRequest, TraceCarrier>();
 
-  const execute = async (run: Run, req: RunRequest, plan: RunPlan) => {
+  const execute = async (run: Run, req: StoredRequest, prior?: RunEvent[]) => {
+    const plan = planOf(req);
     const agents = plan.agents;
     const emit: Emit = (event, data) => run.log.append(event, data);
-    const trace = fanOut.tracer?.startRun(run.id, agents.length, req.traceContext);
+    const trace = fanOut.tracer?.startRun(run.id, agents.length, traces.get(req));
     const input = {
       ...req,
       agents,
@@ -85,7 +105,8 @@ export function createRunner(fanOut: FanOutDeps, registry: RunRegistry, logger: 
     let outcome: RunOutcome | undefined;
     observer?.started();
     try {
-      outcome = await runFanOut(fanOut, input, emit);
+      if (prior && logger.isLevelEnabled("info")) log().info({ events: prior.length }, "run taken over");
+      outcome = await runFanOut(fanOut, input, emit, prior ? resumeFrom(prior) : undefined);
       if (logger.isLevelEnabled("info")) log().info(
         {
           status: outcome.status,
@@ -107,6 +128,11 @@ export function createRunner(fanOut: FanOutDeps, registry: RunRegistry, logger: 
         },
         "run finished",
       );
+      const end = run.log.events[run.log.events.length - 1];
+      // Only once `done` is kept by the store: a replica that lost the run never records its turn.
+      if (req.conversation && recordTurn && end?.event === "done" && (await run.log.settled())) {
+        await recordTurn(req.conversation, { message_id: run.id, message: req.message, summary: end.data.summary, status: end.data.status });
+      }
     } catch (err) {
       // runFanOut does not throw by design; if it ever does, the stream still ends cleanly.
       log().error({ err }, "run crashed");
@@ -116,12 +142,15 @@ export function createRunner(fanOut: FanOutDeps, registry: RunRegistry, logger: 
       trace?.end(outcome);
     }
   };
+  registry.bind(execute);
 
   return {
-    start: async (req) => {
-      const plan = planOf(req);
-      checkBudget(plan, estimateRun(fanOut, plan, req.message, req.history));
-      return registry.start(req.messageId, req.message, (run) => execute(run, req, plan));
+    start: async ({ traceContext, conversationId: _, ...rest }) => {
+      const plan = planOf(rest);
+      checkBudget(plan, estimateRun(fanOut, plan, rest.message, rest.history));
+      const req: StoredRequest = { ...rest, onDisconnect: rest.onDisconnect ?? defaultOnDisconnect };
+      if (traceContext) traces.set(req, traceContext);
+      return registry.start(req);
     },
     dryRun: async (req) => {
       const plan = planOf(req);

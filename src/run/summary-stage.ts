@@ -1,5 +1,6 @@
 // The summary stage: the summarizer streams its answer over the surviving agents' outputs;
-// its fallbacks are tried in order while nothing was streamed, so the client never sees two summaries.
+// its fallbacks are tried in order. One that fails after streaming tokens is replaced too: the
+// stream gets summary_restart (the client drops the text so far) and the next one starts over.
 import type { CallError } from "../errors.js";
 import type { ChatMessage } from "../llm/llm-client.js";
 import type { RunContext } from "./context.js";
@@ -21,6 +22,9 @@ export async function runSummary(ctx: RunContext, userMessage: string): Promise<
   const messages: ChatMessage[] = [{ role: "system", content: summarizer.system }, ...(input.history ?? []), { role: "user", content: userMessage }];
   let last: SummaryResult | undefined;
   for (const target of deps.summarizerTargets) {
+    if (last?.outcome.first_token_ms !== undefined) {
+      emit("summary_restart", { reason: { code: last.error!.code, message: last.error!.message } });
+    }
     const s0 = performance.now();
     let firstToken: number | undefined;
     try {
@@ -45,7 +49,7 @@ export async function runSummary(ctx: RunContext, userMessage: string): Promise<
       const usage = error.received?.usage;
       ctx.charge(target.model, usage);
       last = { error, outcome: { ok: false, code: error.code, model: target.model, latency_ms: since(s0), first_token_ms: firstToken, usage } };
-      if (input.signal.aborted || firstToken !== undefined) break;
+      if (input.signal.aborted) break;
     }
   }
   return last!;

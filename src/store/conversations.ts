@@ -2,7 +2,7 @@
 // or in Redis (shared by replicas), expiring CONVERSATION_TTL_S after the last turn. A run
 // reserves its place when it starts, so turns stay in start order even when a later run
 // finishes first; a failed run leaves its place empty.
-import type { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 
 export interface Turn {
   message_id: string;
@@ -67,9 +67,10 @@ export function memoryConversations(ttlS: number, maxConversations = 10_000): Co
   };
 }
 
-export function redisConversations(redis: Redis, ttlS: number): ConversationStore {
-  const turnsKey = (id: string) => `chorus:conv:${id}:turns`;
-  const seqKey = (id: string) => `chorus:conv:${id}:seq`;
+export function redisConversations(redis: Redis | Cluster, ttlS: number): ConversationStore {
+  // One hash tag per conversation: its keys share a slot, so MULTI works on a Redis Cluster.
+  const turnsKey = (id: string) => `chorus:{conv:${id}}:turns`;
+  const seqKey = (id: string) => `chorus:{conv:${id}}:seq`;
   const read = async (id: string) => (await redis.zrange(turnsKey(id), 0, -1)).map((s) => JSON.parse(s) as Turn);
   return {
     async begin(id) {

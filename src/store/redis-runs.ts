@@ -1,168 +1,232 @@
-// Runs shared by every instance through Redis (REDIS_URL): who owns an in-flight message_id
-// (claimed atomically), each run's events (a Redis Stream per run, entry ids 0-<event id>,
-// trimmed and expiring), cancels and "last follower left" signals (pub/sub), followers on
-// other instances. The owner keeps its own in-memory log too, so its streams keep flowing
-// when Redis goes away; only what needs another instance needs Redis.
+// Runs shared by every replica through Redis (REDIS_URL), a single node or a Cluster. Every key
+// of one run shares the hash tag {run:<id>}, so each Lua script (redis-run-scripts.ts) touches one slot:
+//   lease   owner token "<replica>:<epoch>", expiring after RUN_LEASE_MS unless renewed
+//   epoch   the fencing token: raised by every claim and takeover
+//   meta    fingerprint and request, while the run is in flight (a takeover needs them)
+//   events  a Redis Stream, entry ids 0-<event id>, event name and JSON data
+//   followers  clients following from replicas that do not hold the run (expiring members)
+// Appends check the epoch in the same script that writes, so a paused-not-dead owner's writes
+// are refused once another replica took over. Signals (new events, cancel, orphan) go by pub/sub.
 import { randomUUID } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
+import type { EventLog } from "../run/event-log.js";
 import { runEvent, TERMINAL_EVENTS as TERMINAL, type EventName, type RunEvent } from "../run/events.js";
+import { ACTIVE, CHANNEL, key, keys, SCRIPTS, type Script } from "./redis-run-scripts.js";
+import type { Claim, RunStore, StoredRequest, TakenRun } from "./runs.js";
 
-const OWNER_TTL_MS = 30_000;
-const MAX_EVENTS = 100_000;
-
-const k = {
-  owner: (id: string) => `chorus:run:${id}:owner`,
-  events: (id: string) => `chorus:run:${id}:events`,
-  followers: (id: string) => `chorus:run:${id}:followers`,
-};
-const CHANNEL = "chorus:runs";
-
-type Signal = { type: "events" | "cancel" | "orphan"; id: string };
-
-export interface RemoteRunInfo {
-  inFlight: boolean;
-  fingerprint?: string;
+interface Held {
+  log: EventLog;
+  epoch: string;
+  lost: () => void;
+  pending: RunEvent[];
+  folded: number[];
 }
 
-export class RedisRuns {
+export interface RedisRunsOptions {
+  retentionS: number;
+  leaseMs: number;
+  onError: (what: string, err: unknown) => void;
+  /** Another replica owns a run this one was still running (its lease had lapsed): told once per run. */
+  onLost?: (id: string) => void;
+}
+
+export class RedisRuns implements RunStore {
   readonly instanceId = randomUUID();
-  private pending = new Map<string, RunEvent[]>();
+  private held = new Map<string, Held>();
+  private epochs = new Map<string, string>();
   private flushing: NodeJS.Immediate | undefined;
   private waiters = new Map<string, Set<() => void>>();
   private handlers: { cancel?: (id: string) => void; orphan?: (id: string) => void } = {};
-  private refreshers = new Map<string, NodeJS.Timeout>();
+  private following = new Map<string, string>(); // member → run id, refreshed while followed
+  private followSeq = 0;
+  private timers: NodeJS.Timeout[];
 
   constructor(
-    private redis: Redis,
-    private sub: Redis,
-    private retentionS: number,
-    private onError: (what: string, err: unknown) => void,
+    private redis: Redis | Cluster,
+    private sub: Redis | Cluster,
+    private opts: RedisRunsOptions,
   ) {
-    void this.sub.subscribe(CHANNEL).catch((e) => onError("subscribe", e));
+    for (const [name, lua] of Object.entries(SCRIPTS)) redis.defineCommand(`chorus_${name}`, { numberOfKeys: 5, lua });
+    void this.sub.subscribe(CHANNEL).catch((e) => opts.onError("subscribe", e));
     this.sub.on("message", (_ch: string, raw: string) => {
-      let s: Signal;
-      try {
-        s = JSON.parse(raw) as Signal;
-      } catch {
-        return;
-      }
-      if (s.type === "events") this.wake(s.id);
-      else this.handlers[s.type]?.(s.id);
+      const [type, id] = [raw.slice(0, raw.indexOf(":")), raw.slice(raw.indexOf(":") + 1)];
+      if (type === "events") this.wake(id);
+      else if (type === "cancel" || type === "orphan") this.handlers[type]?.(id);
     });
+    this.timers = [
+      setInterval(() => void this.renewAll(), Math.max(50, opts.leaseMs / 3)).unref(),
+      setInterval(() => void this.refreshFollowers(), Math.max(50, this.followerTtl / 3)).unref(),
+    ];
+  }
+
+  private get followerTtl() {
+    return Math.max(3000, this.opts.leaseMs * 3);
+  }
+
+  private script(name: Script, id: string, ...args: (string | number)[]): Promise<unknown> {
+    const fn = (this.redis as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[`chorus_${name}`]!;
+    return fn.call(this.redis, ...keys(id), ...args);
   }
 
   on(type: "cancel" | "orphan", handler: (id: string) => void): void {
     this.handlers[type] = handler;
   }
 
-  /** Claims `id` for this instance unless a run with it is in flight anywhere. */
-  async claim(id: string, fingerprint: string): Promise<{ claimed: true } | { claimed: false; fingerprint: string }> {
-    const value = `${this.instanceId}|${fingerprint}`;
-    const ok = await this.redis.set(k.owner(id), value, "PX", OWNER_TTL_MS, "NX");
-    if (ok !== "OK") {
-      const held = (await this.redis.get(k.owner(id))) ?? "|";
-      return { claimed: false, fingerprint: held.slice(held.indexOf("|") + 1) };
-    }
-    // A previous, finished run of this id is replaced by the new one.
-    await this.redis.del(k.events(id), k.followers(id));
-    // Keep the claim alive while the run lasts; it lapses if this instance dies.
-    this.refreshers.set(
-      id,
-      setInterval(() => void this.redis.pexpire(k.owner(id), OWNER_TTL_MS).catch(() => {}), OWNER_TTL_MS / 3).unref(),
-    );
+  async claim(id: string, fingerprint: string, request: StoredRequest): Promise<Claim> {
+    const [ok, value] = (await this.script("claim", id, this.instanceId, this.opts.leaseMs, fingerprint, JSON.stringify(request))) as [number, string | number];
+    if (!ok) return { claimed: false, fingerprint: String(value) };
+    this.epochs.set(id, String(value));
+    await this.markActive(id);
     return { claimed: true };
   }
 
-  /** Mirrors an event to Redis, batched per tick; failures are reported, never thrown. */
-  publish(id: string, ev: RunEvent): void {
-    let list = this.pending.get(id);
-    if (!list) this.pending.set(id, (list = []));
-    list.push(ev);
-    this.flushing ??= setImmediate(() => void this.flush());
+  private markActive(id: string) {
+    return this.redis.zadd(ACTIVE, Date.now() + this.opts.leaseMs, id).catch((e) => this.opts.onError("mark run active", e));
   }
 
-  private async flush(): Promise<void> {
+  hold(id: string, log: EventLog, lost: () => void): void {
+    const epoch = this.epochs.get(id);
+    this.epochs.delete(id);
+    if (!epoch) return; // not claimed through this store: nothing to mirror
+    const held: Held = { log, epoch, lost, pending: [], folded: [] };
+    this.held.set(id, held);
+    log.sink = {
+      append: (events, folded) => {
+        held.pending.push(...events);
+        held.folded.push(...folded);
+        this.flushing ??= setImmediate(() => this.flush());
+      },
+    };
+  }
+
+  /** Writes every held run's new events, one fenced script call each, batched per tick. */
+  private flush(): void {
     this.flushing = undefined;
-    const batches = [...this.pending];
-    this.pending.clear();
-    const multi = this.redis.multi();
-    for (const [id, events] of batches) {
-      for (const ev of events) {
-        multi.xadd(k.events(id), "MAXLEN", "~", MAX_EVENTS, `0-${ev.id}`, "e", ev.event, "d", JSON.stringify(ev.data));
-      }
-      if (TERMINAL.has(events[events.length - 1]!.event)) {
-        multi.expire(k.events(id), Math.max(1, this.retentionS));
-        multi.del(k.owner(id), k.followers(id));
-      }
-      multi.publish(CHANNEL, JSON.stringify({ type: "events", id }));
-    }
-    try {
-      await multi.exec();
-    } catch (err) {
-      this.onError("mirror events", err);
-    }
-    for (const [id, events] of batches) {
-      if (TERMINAL.has(events[events.length - 1]!.event)) {
-        clearInterval(this.refreshers.get(id));
-        this.refreshers.delete(id);
-      }
+    for (const [id, h] of this.held) {
+      if (!h.pending.length) continue;
+      const events = h.pending.splice(0);
+      const folded = h.folded.splice(0);
+      const lastId = events[events.length - 1]!.id;
+      const terminal = TERMINAL.has(events[events.length - 1]!.event);
+      const triples = events.flatMap((e) => [e.id, e.event, JSON.stringify(e.data)]);
+      if (terminal) this.held.delete(id);
+      const args = [h.epoch, Math.max(1, this.opts.retentionS), terminal ? 1 : 0, CHANNEL, `events:${id}`, folded.length, ...folded, ...triples];
+      this.script("append", id, ...args).then(
+        (ok) => {
+          if (ok === 1) return h.log.confirm(lastId);
+          this.held.delete(id);
+          this.opts.onLost?.(id);
+          h.log.lose();
+          h.lost();
+        },
+        (err) => {
+          // Redis is away: the run goes on here, its clients still served (it cannot be taken over meanwhile).
+          this.opts.onError("write events", err);
+          h.log.confirm(lastId);
+        },
+      );
+      if (terminal) void this.redis.zrem(ACTIVE, id).catch(() => {});
     }
   }
 
-  /** What Redis knows of a run that this instance does not hold. */
-  async info(id: string): Promise<RemoteRunInfo | undefined> {
-    const [owner, len] = await Promise.all([this.redis.get(k.owner(id)), this.redis.exists(k.events(id))]);
-    if (owner) return { inFlight: true, fingerprint: owner.slice(owner.indexOf("|") + 1) };
-    return len ? { inFlight: false } : undefined;
+  private async renewAll(): Promise<void> {
+    await Promise.all(
+      [...this.held].map(async ([id, h]) => {
+        try {
+          const r = await this.script("renew", id, `${this.instanceId}:${h.epoch}`, h.epoch, this.opts.leaseMs);
+          if (r === 1) await this.markActive(id);
+          else if (r === 0 && this.held.get(id) === h) {
+            this.held.delete(id);
+            this.opts.onLost?.(id);
+            h.log.lose();
+            h.lost();
+          }
+        } catch (err) {
+          this.opts.onError("renew lease", err);
+        }
+      }),
+    );
   }
 
-  /** Asks the owner (any instance) to cancel. */
+  async info(id: string): Promise<{ inFlight: boolean } | undefined> {
+    const [meta, events] = await Promise.all([this.redis.exists(key(id, "meta")), this.redis.exists(key(id, "events"))]);
+    if (meta) return { inFlight: true };
+    return events ? { inFlight: false } : undefined;
+  }
+
+  async takeOver(id: string): Promise<TakenRun | undefined> {
+    const won = (await this.script("takeOver", id, this.instanceId, this.opts.leaseMs)) as [number, string] | null;
+    if (!won) return undefined;
+    this.epochs.set(id, String(won[0]));
+    await this.markActive(id);
+    const entries = (await this.redis.xrange(key(id, "events"), "-", "+")) as [string, string[]][];
+    return { request: JSON.parse(won[1]) as StoredRequest, events: entries.map(toEvent) };
+  }
+
+  async orphaned(): Promise<string[]> {
+    const ids = await this.redis.zrangebyscore(ACTIVE, "-inf", Date.now(), "LIMIT", 0, 50);
+    const gone = await Promise.all(ids.map(async (id) => ((await this.redis.exists(key(id, "meta"))) ? undefined : id)));
+    const finished = gone.filter((g): g is string => g !== undefined);
+    if (finished.length) await this.redis.zrem(ACTIVE, ...finished);
+    return ids.filter((id) => !finished.includes(id));
+  }
+
   async cancel(id: string): Promise<void> {
-    await this.redis.publish(CHANNEL, JSON.stringify({ type: "cancel", id }));
+    await this.redis.publish(CHANNEL, `cancel:${id}`);
   }
 
-  /** Followers on instances other than the owner. */
-  async addFollower(id: string): Promise<void> {
-    await this.redis.incr(k.followers(id)).catch(() => {});
+  addFollower(id: string): () => void {
+    const member = `${this.instanceId}:${++this.followSeq}`;
+    this.following.set(member, id);
+    const fkey = key(id, "followers");
+    void this.redis.zadd(fkey, Date.now() + this.followerTtl, member).catch(() => {});
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.following.delete(member);
+      void (async () => {
+        await this.redis.zrem(fkey, member);
+        if ((await this.remoteFollowers(id)) === 0) await this.redis.publish(CHANNEL, `orphan:${id}`);
+      })().catch(() => {}); // Redis is away: the owner's own grace rules apply
+    };
   }
 
-  async removeFollower(id: string): Promise<void> {
-    try {
-      const left = await this.redis.decr(k.followers(id));
-      if (left <= 0) await this.redis.publish(CHANNEL, JSON.stringify({ type: "orphan", id }));
-    } catch {
-      // Redis is away: the owner's own grace rules apply.
-    }
+  private async refreshFollowers(): Promise<void> {
+    const until = Date.now() + this.followerTtl;
+    await Promise.all([...this.following].map(([m, id]) => this.redis.zadd(key(id, "followers"), "XX", String(until), m).catch(() => {})));
   }
 
   async remoteFollowers(id: string): Promise<number> {
     try {
-      return Number((await this.redis.get(k.followers(id))) ?? 0);
+      return await this.redis.zcount(key(id, "followers"), Date.now(), "+inf");
     } catch {
       return 0;
     }
   }
 
-  /** Events of a run after `afterId` as batches of frames, live until its terminal event. */
-  async *follow(id: string, afterId: number, signal: AbortSignal): AsyncGenerator<RunEvent[]> {
+  async *follow(id: string, afterId: number, signal: AbortSignal, ownerGone: () => Promise<void>): AsyncGenerator<RunEvent[]> {
     let last = afterId;
+    let ended = false; // the run's meta is gone: one more read for a terminal event written meanwhile
     while (!signal.aborted) {
       const woken = this.waitForEvents(id, signal);
-      const entries = (await this.redis.xrange(k.events(id), `(0-${last}`, "+", "COUNT", 1000)) as [string, string[]][];
+      const entries = (await this.redis.xrange(key(id, "events"), `(0-${last}`, "+", "COUNT", 1000)) as [string, string[]][];
       if (entries.length) {
-        // Written by a Chorus instance (publish above): trusted to match its event's schema.
-        const batch = entries.map(([sid, f]) => runEvent(Number(sid.slice(2)), f[1] as EventName, JSON.parse(f[3]!)));
+        const batch = entries.map(toEvent);
         last = batch[batch.length - 1]!.id;
         woken.cancel();
         yield batch;
         if (TERMINAL.has(batch[batch.length - 1]!.event)) return;
         continue;
       }
-      // Nothing new: if the owner is gone without a terminal event, stop rather than hang.
-      if (!(await this.redis.exists(k.owner(id)))) {
+      if (ended) return woken.cancel();
+      const [meta, lease] = await Promise.all([this.redis.exists(key(id, "meta")), this.redis.exists(key(id, "lease"))]);
+      if (!meta) {
+        ended = true;
         woken.cancel();
-        return;
+        continue;
       }
+      if (!lease) await ownerGone();
       await woken.promise;
     }
   }
@@ -195,8 +259,11 @@ export class RedisRuns {
   }
 
   close(): void {
-    for (const t of this.refreshers.values()) clearInterval(t);
+    for (const t of this.timers) clearInterval(t);
     this.redis.disconnect();
     this.sub.disconnect();
   }
 }
+
+/** A stream entry as an event; written by a Chorus replica (flush above), so trusted to match its schema. */
+const toEvent = ([sid, f]: [string, string[]]) => runEvent(Number(sid.slice(2)), f[1] as EventName, JSON.parse(f[3]!));

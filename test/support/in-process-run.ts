@@ -24,6 +24,7 @@ export const relaxed: FanOutSettings = {
   stallTimeoutMs: 10_000,
   fanOutDeadlineMs: 0,
   minAgentsOk: 1,
+  maxOutputChars: 100_000,
   maxTokens: 4096,
 };
 

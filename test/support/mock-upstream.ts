@@ -41,6 +41,8 @@ export interface UpstreamCall {
   /** performance.now() when the request arrived / its connection closed. */
   at: number;
   closedAt?: number;
+  /** performance.now() when the whole response had been written (the answer's last byte left). */
+  finishedAt?: number;
   /** The response was not finished when the connection closed: the client aborted. */
   aborted?: boolean;
 }
@@ -90,6 +92,7 @@ export async function startMockUpstream(planner: Planner = () => ({})): Promise<
     const body = JSON.parse(raw) as ChatBody;
     const call: UpstreamCall = { body, auth: req.headers.authorization, traceparent: req.headers.traceparent as string | undefined, at: performance.now() };
     calls.push(call);
+    res.on("finish", () => (call.finishedAt = performance.now()));
     res.on("close", () => {
       call.closedAt = performance.now();
       call.aborted = !res.writableFinished;
