@@ -1,22 +1,9 @@
 // The `chorus` command line with the strategy options, spawned as a real process against a real
 // Chorus on the built-in mock LLM: --dry-run, --preset/--strategy with the reviews, ranking and
 // the judge's analysis in text, --rounds, --max-cost.
-import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "./support/run-cli.js";
 import { startChorus, type TestChorus } from "./support/start-chorus.js";
-
-function runCli(args: string[], url: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const { CHORUS_URL, CHORUS_API_KEY, ...base } = process.env;
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/chorus.ts", ...args], { env: { ...base, CHORUS_URL: url }, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (c) => (stdout += c));
-  child.stderr.on("data", (c) => (stderr += c));
-  return new Promise((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 let chorus: TestChorus;
 beforeAll(async () => {
@@ -27,7 +14,7 @@ const lines = (s: string) => s.split("\n").filter(Boolean);
 
 describe("chorus with strategies", () => {
   it("--dry-run shows the plan and the worst-case cost and calls nothing", async () => {
-    const r = await runCli(["--dry-run", "--preset", "council", "Why is the sky blue?"], chorus.url);
+    const r = await runCli(["--dry-run", "--preset", "council", "Why is the sky blue?"], { CHORUS_URL: chorus.url });
     expect(r.code).toBe(0);
     expect(lines(r.stdout)).toEqual([
       "plan: preset council · council · 1 round · agents analyst, critic, explainer · 7 calls",
@@ -37,7 +24,7 @@ describe("chorus with strategies", () => {
   });
 
   it("--strategy council prints each review and the ranking before the summary", async () => {
-    const r = await runCli(["--strategy", "council", "Why is the sky blue?"], chorus.url);
+    const r = await runCli(["--strategy", "council", "Why is the sky blue?"], { CHORUS_URL: chorus.url });
     expect(r.code).toBe(0);
     const out = lines(r.stdout);
     const reviews = out.filter((l) => l.startsWith("  review by "));
@@ -50,7 +37,7 @@ describe("chorus with strategies", () => {
   });
 
   it("--preset deep shows both rounds and the judge's contradictions with who said what", async () => {
-    const r = await runCli(["--preset", "deep", "Why is the sky blue?"], chorus.url);
+    const r = await runCli(["--preset", "deep", "Why is the sky blue?"], { CHORUS_URL: chorus.url });
     expect(r.code).toBe(0);
     const out = lines(r.stdout);
     expect(out.filter((l) => /done in .* \(round 2\)$/.test(l))).toHaveLength(3);
@@ -60,15 +47,15 @@ describe("chorus with strategies", () => {
   });
 
   it("--max-cost below the estimate is refused (exit 2, nothing called); bad values are usage errors", async () => {
-    const r = await runCli(["--max-cost", "0.0000001", "Why?"], chorus.url);
+    const r = await runCli(["--max-cost", "0.0000001", "Why?"], { CHORUS_URL: chorus.url });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^chorus: 402 budget_exceeded: the run's worst-case cost .* is above max_cost_usd 1e-7 USD/);
     for (const bad of [["--rounds", "9"], ["--max-cost", "free"]]) {
-      const u = await runCli([...bad, "Why?"], chorus.url);
+      const u = await runCli([...bad, "Why?"], { CHORUS_URL: chorus.url });
       expect(u.code).toBe(2);
       expect(u.stderr).toContain("Usage: chorus");
     }
-    const unknown = await runCli(["--preset", "nope", "Why?"], chorus.url);
+    const unknown = await runCli(["--preset", "nope", "Why?"], { CHORUS_URL: chorus.url });
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("400 invalid_request: preset: must name a preset");
   });
