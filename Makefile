@@ -53,7 +53,7 @@ ask: build ## Ask a running Chorus (CHORUS_URL, else HTTP_ADDR from .env): make 
 eval: $(STAMP) ## Is the council worth it? Presets vs one agent alone, judged pairwise; in-process, mock LLM unless USE_LLM_MOCK=false (report: eval-output/); EVAL_ARGS=...
 	npx tsx src/cli/chorus.ts eval --local $(EVAL_ARGS)
 
-typecheck: $(STAMP) ## Type-check src/, test/ and bench/ (tsc --noEmit)
+typecheck: $(STAMP) ## Type-check src/, test/, bench/ and scripts/ (tsc --noEmit)
 	npx tsc --noEmit
 
 bench: $(STAMP) ## Benchmark Chorus against a naive reference (bench/results/latest.md); NODE_BIN=/path/to/node, BENCH_ARGS=--quick

@@ -49,6 +49,10 @@ async function send() {
       return lost("Could not send", "The server could not be reached. Check your connection and try again.", "Status: not sent (no connection)");
     }
     if (!res.ok || !isEventStream(res)) return await showHttpError(res, "Could not send");
+    // Accepted: the question moves from the box to above the run (it comes back if the run fails).
+    messageBox.value = "";
+    els.askedLine.textContent = `You asked: ${message}`;
+    els.askedLine.hidden = false;
     await follow(run, res);
     if (run.ended) return;
 
@@ -71,6 +75,7 @@ async function send() {
       lost("Lost the connection", "The connection to the server kept dropping, so the result of this run is unknown. Please send again.", "Status: unknown (connection lost)");
     }
   } finally {
+    if (!run.done && !messageBox.value) messageBox.value = message; // to send again, or edit first
     endRun();
     setBusy(false);
   }
@@ -78,7 +83,9 @@ async function send() {
 
 async function stop() {
   if (!current) return;
+  current.stopRequested = true; // its `cancelled` end is then shown as stopped, not failed
   stopButton.disabled = true;
+  setStatus("Stopping…");
   // The server ends the run with an `error: cancelled` event, which the open stream shows.
   await fetch(`api/process/${encodeURIComponent(current.messageId)}`, {
     method: "DELETE",

@@ -10,30 +10,8 @@ import { parseEvent } from "../src/run/events.js";
 import { SseParser } from "../src/cli/sse-frames.js";
 import { freePort } from "./support/free-port.js";
 import { readSse } from "./support/sse-client.js";
+import { runCli } from "./support/run-cli.js";
 import { startChorus, type TestChorus } from "./support/start-chorus.js";
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `chorus ARGS` (from src/, through tsx) with stdout and stderr piped: not a TTY. */
-function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  const { CHORUS_URL, CHORUS_API_KEY, HTTP_ADDR, ...base } = process.env;
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/chorus.ts", ...args], {
-    env: { ...base, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (c) => (stdout += c));
-  child.stderr.on("data", (c) => (stderr += c));
-  return new Promise((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const servers: { close(): Promise<void> }[] = [];
 afterEach(async () => {

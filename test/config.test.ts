@@ -1,10 +1,10 @@
 // Configuration and prompt files: what a user sees when a setting or a prompt is wrong.
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadConfig, parseConfig } from "../src/config/env.js";
 import { loadPrompts } from "../src/config/prompts.js";
+import { tempDir } from "./support/temp-dir.js";
 
 describe("configuration", () => {
   it("has safe defaults: mock LLM on :8080", () => {
@@ -41,7 +41,7 @@ describe("configuration", () => {
   });
 
   it("reads .env without overriding variables already set", () => {
-    const dir = mkdtempSync(join(tmpdir(), "chorus-env-"));
+    const dir = tempDir("env");
     writeFileSync(join(dir, ".env"), "MAX_MESSAGE_CHARS=123\nRATE_LIMIT_POINTS=7\n");
     process.env.RATE_LIMIT_POINTS = "9";
     try {
@@ -56,7 +56,7 @@ describe("configuration", () => {
 });
 
 function promptsDir(files: Record<string, string>) {
-  const dir = mkdtempSync(join(tmpdir(), "chorus-prompts-"));
+  const dir = tempDir("prompts");
   mkdirSync(join(dir, "agents"));
   for (const [f, text] of Object.entries(files)) writeFileSync(join(dir, f), text);
   return dir;

@@ -3,8 +3,7 @@
 // upstream, so every call the eval causes is seen and counted there. Then the command itself,
 // spawned as a process on the built-in mock LLM: the table, the files, Ctrl-C and --resume.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -22,6 +21,7 @@ import { runEval, type EvalOptions } from "../src/eval/run-eval.js";
 import { fileUpstream } from "./support/file-upstream.js";
 import { callerOf, startMockUpstream, type ChatBody } from "./support/mock-upstream.js";
 import type { TestChorus } from "./support/start-chorus.js";
+import { tempDir } from "./support/temp-dir.js";
 
 const { upstream, start } = await fileUpstream("sk-eval");
 let chorus: TestChorus;
@@ -81,7 +81,7 @@ function evalOptions(over: Partial<EvalOptions> = {}): EvalOptions {
     questionsFile: "test",
     contenders: contenderList("agent:analyst", ["agent:critic"]),
     judge: judgeWith(),
-    outDir: mkdtempSync(join(tmpdir(), "chorus-eval-")),
+    outDir: tempDir("eval"),
     resume: false,
     rejudge: false,
     concurrency: 2,
@@ -240,7 +240,7 @@ describe("the judge's provider", () => {
     const other = await startMockUpstream(() => ({ tokens: ["Fine.\nVERDICT: B"] }));
     try {
       script(prefers("critic"));
-      const dir = mkdtempSync(join(tmpdir(), "chorus-eval-prompts-"));
+      const dir = tempDir("eval-prompts");
       writeFileSync(join(dir, "eval-judge.md"), `---\nmodel: judge-model\nbase_url: ${other.url}\napi_key_env: JUDGE_KEY\n---\nYou are the Grader. End with VERDICT: A, B or TIE.\n`);
       const config = parseConfig({ USE_LLM_MOCK: "false", LLM_BASE_URL: upstream.url, LLM_KEY: "sk-eval", LLM_MAX_RETRIES: "0", PROMPTS_DIR: dir });
       const judge = createJudge(config, createLlmClient(config), { JUDGE_KEY: "sk-judge" });
@@ -373,7 +373,7 @@ describe("the cost cap", () => {
 describe("--resume", () => {
   it("after two interruptions makes no call twice and finishes the same eval", async () => {
     script(prefers("critic"));
-    const outDir = mkdtempSync(join(tmpdir(), "chorus-eval-"));
+    const outDir = tempDir("eval");
     // Stops right after the given number of items is on file (one at a time: nothing in flight).
     const stopAfter = (items: number) => {
       const c = new AbortController();
@@ -516,7 +516,7 @@ function spawnEval(args: string[], env: Record<string, string> = {}): { child: C
 // Child processes that start tsx and a whole Chorus: more room than the default on a busy machine.
 describe("chorus eval (spawned, built-in mock LLM, --local)", { timeout: 60_000 }, () => {
   it("runs the shipped question set, prints the table and writes the report", async () => {
-    const out = mkdtempSync(join(tmpdir(), "chorus-eval-cli-"));
+    const out = tempDir("eval-cli");
     // No contenders named: every preset the service lists, against its default preset's first agent.
     const r = await spawnEval(["--local", "--limit", "4", "--out", out]).result;
     expect(r.stderr).not.toContain("Error");
@@ -534,7 +534,7 @@ describe("chorus eval (spawned, built-in mock LLM, --local)", { timeout: 60_000 
   });
 
   it("Ctrl-C stops cleanly, keeps what was done, and --resume finishes without redoing it", async () => {
-    const out = mkdtempSync(join(tmpdir(), "chorus-eval-cli-"));
+    const out = tempDir("eval-cli");
     const args = ["--local", "--limit", "10", "--baseline", "agent:analyst", "--contenders", "agent:critic", "--concurrency", "1", "--out", out];
     // A slow mock, so that there is time to interrupt.
     const run = spawnEval(args, { MOCK_TOKEN_DELAY_MS: "15" });
@@ -564,7 +564,7 @@ describe("chorus eval (spawned, built-in mock LLM, --local)", { timeout: 60_000 
   });
 
   it("refuses a bad question file naming the line, with exit 2 and no call", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "chorus-eval-cli-"));
+    const dir = tempDir("eval-cli");
     const file = join(dir, "q.jsonl");
     writeFileSync(file, '{"id":"a","kind":"factual","question":"Why?"}\n{"id":"b c","question":"How?"}\n');
     const r = await spawnEval(["--questions", file, "--url", "http://127.0.0.1:9", "--baseline", "agent:analyst", "--contenders", "agent:critic"]).result;

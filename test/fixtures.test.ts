@@ -1,8 +1,7 @@
 // Recorded fixtures: a real run against the mock upstream is recorded (LLM_RECORD_DIR), the
 // upstream is stopped, and replaying the files (LLM_REPLAY_DIR) gives the same events, with
 // the recorded timing, clear errors for missing or corrupt files, and no network at all.
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../src/config/env.js";
@@ -13,6 +12,7 @@ import { replayClient } from "../src/llm/replay-client.js";
 import { callerOf, startMockUpstream, type MockUpstream } from "./support/mock-upstream.js";
 import { last, ofType, readSse, type SseRead } from "./support/sse-client.js";
 import { startChorus, type TestChorus } from "./support/start-chorus.js";
+import { tempDir } from "./support/temp-dir.js";
 
 const KEY = "sk-test-FIXTURE-KEY-7f3e9a";
 const OK_MESSAGE = "Explain gravity like I am 5";
@@ -80,7 +80,7 @@ function copyOfRecording(name: string) {
 }
 
 beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), "chorus-fixtures-"));
+  root = tempDir("fixtures");
   recordDir = join(root, "recorded"); // does not exist yet: recording creates it
   sentinel = await startMockUpstream();
 

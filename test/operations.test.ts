@@ -1,8 +1,7 @@
 // Operating Chorus: request ids on responses and log lines, token usage that survives cancels
 // and dying upstreams, cost from a price file, /ready, CORS, API_KEYS_FILE and security headers.
 // Each test runs a real server (and, where an upstream must misbehave, a mock upstream).
-import { cpSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../src/config/env.js";
@@ -12,10 +11,11 @@ import { last, ofType, parseSse, readSse, type SseRead } from "./support/sse-cli
 import { fileUpstream } from "./support/file-upstream.js";
 import { freePort } from "./support/free-port.js";
 import { startChorus, type TestChorus } from "./support/start-chorus.js";
+import { tempDir } from "./support/temp-dir.js";
 
 const { upstream, start: viaUpstream } = await fileUpstream("sk-ops-secret");
 let chorus: TestChorus | undefined;
-const tmp = mkdtempSync(join(tmpdir(), "chorus-ops-"));
+const tmp = tempDir("ops");
 
 afterEach(async () => {
   await chorus?.close();

@@ -1,14 +1,14 @@
 // Resilience of the fan-out against a misbehaving upstream: streaming-aware timeouts, the
 // fan-out deadline, retries, summarizer fallbacks, per-agent providers, budgets and overload.
-import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { callerOf, startMockUpstream } from "./support/mock-upstream.js";
 import { last, ofType, readSse } from "./support/sse-client.js";
 import { fileUpstream } from "./support/file-upstream.js";
 import type { TestChorus } from "./support/start-chorus.js";
+import { tempDir } from "./support/temp-dir.js";
 
 const { upstream, start } = await fileUpstream("sk-main");
 let chorus: TestChorus | undefined;
@@ -147,7 +147,7 @@ describe("summarizer fallbacks", () => {
 describe("per-agent providers", () => {
   it("sends an agent to its own base_url, model and key named by api_key_env", async () => {
     const other = await startMockUpstream();
-    const dir = mkdtempSync(join(tmpdir(), "chorus-providers-"));
+    const dir = tempDir("providers");
     mkdirSync(join(dir, "agents"));
     writeFileSync(join(dir, "agents", "local.md"), `---\nbase_url: ${other.url}\nmodel: llama3\napi_key_env: OTHER_KEY\n---\nYou are the Local agent.`);
     writeFileSync(join(dir, "agents", "remote.md"), "You are the Remote agent.");

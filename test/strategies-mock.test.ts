@@ -1,7 +1,6 @@
 // The shipped presets on the built-in mock LLM (the demo a user first meets), its fault injection
 // by role, and the preset files and DEFAULT_PRESET validated at start.
-import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../src/app.js";
@@ -11,6 +10,7 @@ import { createLlmClient } from "../src/llm/create-llm-client.js";
 import { createLogger } from "../src/log/logger.js";
 import { last, names, ofType, readSse } from "./support/sse-client.js";
 import { startChorus, type TestChorus } from "./support/start-chorus.js";
+import { tempDir } from "./support/temp-dir.js";
 
 const QUESTION = "Explain gravity like I am 5";
 let chorus: TestChorus;
@@ -116,7 +116,7 @@ describe("dry_run", () => {
 
 describe("preset files", () => {
   const folder = (presets: Record<string, string>) => {
-    const dir = mkdtempSync(join(tmpdir(), "chorus-presets-"));
+    const dir = tempDir("presets");
     mkdirSync(join(dir, "agents"));
     writeFileSync(join(dir, "agents", "solo.md"), "Be brief.");
     writeFileSync(join(dir, "summarizer.md"), "Sum up.");

@@ -2,13 +2,13 @@
 // openai SDK and a scriptable mock upstream. Each agent has its own model (model-<agent>), so the
 // upstream knows which agent a reviewer call belongs to; the prompts folder has no review.md nor
 // judge.md, so the shipped ones are used.
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { callerOf, startMockUpstream, type ChatBody, type MockUpstream, type Plan } from "./support/mock-upstream.js";
 import { last, names, ofType, readSse, type SseRead } from "./support/sse-client.js";
 import { startChorus, type TestChorus } from "./support/start-chorus.js";
+import { tempDir } from "./support/temp-dir.js";
 
 const AGENTS = ["analyst", "critic", "explainer"];
 /** Each agent's answer: no agent name in it, so a review prompt that leaks one is caught. */
@@ -19,7 +19,7 @@ const ANSWER: Record<string, string> = {
 };
 
 function promptsDir(agentHeader = ""): string {
-  const dir = mkdtempSync(join(tmpdir(), "chorus-strategies-"));
+  const dir = tempDir("strategies");
   mkdirSync(join(dir, "agents"));
   for (const a of AGENTS) {
     const role = a[0]!.toUpperCase() + a.slice(1);

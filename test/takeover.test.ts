@@ -313,39 +313,27 @@ describe("a replica SIGKILLed every ten seconds", () => {
   });
   afterAll(() => upstream.close());
 
-  it("on one Redis: every run ends once, in one stream with increasing ids; no logged agent call is made twice", { timeout }, async () => {
-    const redis = await startRedis();
-    try {
-      upstream.calls.length = 0;
-      slowUpstream(upstream);
-      const { figures, runs, turns } = await killTest(redis.url, false, upstream);
-      console.log(`kill test, one Redis: ${JSON.stringify(figures)}`);
-      expect(figures.kills).toBeGreaterThanOrEqual(Math.floor(DURATION_MS / KILL_EVERY_MS));
-      expect(figures.takeovers).toBeGreaterThan(0);
-      expect(figures.repeatedLoggedCalls).toBe(0);
-      expectOneCleanStreamEach(runs);
-      // Each finished run's turn is in its conversation once, in the order the runs started.
-      for (const [conversation, t] of turns) expect(t.got, conversation).toEqual(t.expected);
-    } finally {
-      await redis.stop();
-    }
-  });
-
-  it("on a three-master Redis Cluster: the same", { timeout }, async () => {
-    const cluster = await startRedisCluster();
-    try {
-      upstream.calls.length = 0;
-      slowUpstream(upstream);
-      const { figures, runs, turns } = await killTest(cluster.url, true, upstream);
-      console.log(`kill test, Redis Cluster: ${JSON.stringify(figures)}`);
-      expect(figures.kills).toBeGreaterThanOrEqual(Math.floor(DURATION_MS / KILL_EVERY_MS));
-      expect(figures.takeovers).toBeGreaterThan(0);
-      expect(figures.repeatedLoggedCalls).toBe(0);
-      expectOneCleanStreamEach(runs);
-      // Each finished run's turn is in its conversation once, in the order the runs started.
-      for (const [conversation, t] of turns) expect(t.got, conversation).toEqual(t.expected);
-    } finally {
-      await cluster.stop();
-    }
-  });
+  const stores = [
+    { title: "on one Redis: every run ends once, in one stream with increasing ids; no logged agent call is made twice", label: "one Redis", cluster: false, start: startRedis },
+    { title: "on a three-master Redis Cluster: the same", label: "Redis Cluster", cluster: true, start: startRedisCluster },
+  ];
+  for (const store of stores) {
+    it(store.title, { timeout }, async () => {
+      const redis = await store.start();
+      try {
+        upstream.calls.length = 0;
+        slowUpstream(upstream);
+        const { figures, runs, turns } = await killTest(redis.url, store.cluster, upstream);
+        console.log(`kill test, ${store.label}: ${JSON.stringify(figures)}`);
+        expect(figures.kills).toBeGreaterThanOrEqual(Math.floor(DURATION_MS / KILL_EVERY_MS));
+        expect(figures.takeovers).toBeGreaterThan(0);
+        expect(figures.repeatedLoggedCalls).toBe(0);
+        expectOneCleanStreamEach(runs);
+        // Each finished run's turn is in its conversation once, in the order the runs started.
+        for (const [conversation, t] of turns) expect(t.got, conversation).toEqual(t.expected);
+      } finally {
+        await redis.stop();
+      }
+    });
+  }
 });

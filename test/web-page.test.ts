@@ -69,6 +69,10 @@ describe("a run in the browser", () => {
     await page.getByLabel("Stream agent text").check();
     await page.getByLabel("Your message").press("Enter");
 
+    // Once sent, the question leaves the box and shows above the run.
+    await poll(() => page.locator("#asked").textContent()).toBe("You asked: Why is the sky blue?");
+    expect(await page.getByLabel("Your message").inputValue()).toBe("");
+
     // The summary is visible while it is still being written, before the run's final status.
     await page.waitForFunction(
       () => (document.getElementById("summary")?.textContent ?? "").length > 0 && !document.getElementById("status")?.dataset.status,
@@ -93,6 +97,9 @@ describe("a run in the browser", () => {
     expect(await page.locator("#error").isHidden()).toBe(true);
     // The send button is usable again for the next question.
     expect(await page.getByRole("button", { name: "Send" }).isEnabled()).toBe(true);
+    // A finished run leaves the box empty for the next question, the asked one still shown.
+    expect(await page.getByLabel("Your message").inputValue()).toBe("");
+    expect(await page.locator("#asked").isVisible()).toBe(true);
     expect(problems).toEqual([]);
     await page.screenshot({ path: `${OUT}/web-page.png`, fullPage: true });
   });
@@ -243,17 +250,37 @@ describe("a conversation in the browser", () => {
 });
 
 describe("stopping a run", () => {
-  it("Stop cancels the run on the server and says so", async () => {
-    const { page, chorus } = await openPage({ MOCK_TOKEN_DELAY_MS: "200" });
+  it("Stop cancels the run on the server and shows it as stopped, not failed; the question is back in the box", async () => {
+    const { page, chorus, problems } = await openPage({ MOCK_TOKEN_DELAY_MS: "200" });
     await page.getByLabel("Your message").fill("A slow one");
     await page.getByLabel("Your message").press("Enter");
     await poll(() => lane(page, "analyst").getAttribute("data-state")).toBe("running");
+    expect(await page.getByLabel("Your message").inputValue()).toBe("");
     await page.getByRole("button", { name: "Stop" }).click();
+    await poll(() => status(page).getAttribute("data-status")).toBe("stopped");
+    expect(await status(page).textContent()).toMatch(/^Status: stopped \(you pressed Stop\) · total \d+(\.\d)? (ms|s)$/);
+    // No failure is reported for what the user asked for.
+    expect(await page.locator("#error").isHidden()).toBe(true);
+    expect(await page.getByText("The run failed").count()).toBe(0);
+    expect(await lane(page, "analyst").locator(".lane-state").textContent()).toMatch(/^✗ cancelled after /);
+    // Ready to send again, or edit first.
+    expect(await page.getByLabel("Your message").inputValue()).toBe("A slow one");
+    expect(chorus.chorus.registry.inFlight).toBe(0);
+    expect(await page.getByRole("button", { name: "Stop" }).isHidden()).toBe(true);
+    expect(problems).toEqual([]);
+  });
+
+  it("a run cancelled by someone else (DELETE from another client) is still reported as failed", async () => {
+    const { page, chorus } = await openPage({ MOCK_TOKEN_DELAY_MS: "200" });
+    const request = page.waitForRequest((r) => r.url().endsWith("/api/process") && r.method() === "POST");
+    await page.getByLabel("Your message").fill("A slow one");
+    await page.getByLabel("Your message").press("Enter");
+    const messageId = (JSON.parse((await request).postData()!) as { message_id: string }).message_id;
+    await poll(() => lane(page, "analyst").getAttribute("data-state")).toBe("running");
+    expect((await fetch(`${chorus.url}/api/process/${encodeURIComponent(messageId)}`, { method: "DELETE" })).status).toBe(202);
     await poll(() => status(page).getAttribute("data-status")).toBe("error");
     expect(await page.getByRole("alert").textContent()).toContain("The run was stopped before it finished.");
     expect(await status(page).textContent()).toMatch(/^Status: error \(cancelled\)/);
-    expect(chorus.chorus.registry.inFlight).toBe(0);
-    expect(await page.getByRole("button", { name: "Stop" }).isHidden()).toBe(true);
   });
 });
 
@@ -290,8 +317,11 @@ describe("errors, as a person reads them", () => {
     await page.getByLabel("Your message").fill("First");
     await page.getByLabel("Your message").press("Enter");
     await poll(() => status(page).getAttribute("data-status")).toBe("ok");
+    await page.getByLabel("Your message").fill("Second");
     await page.getByLabel("Your message").press("Enter");
     await poll(() => status(page).textContent()).toBe("Status: not sent (429 rate_limited)");
+    // Refused before a run started: the question stays in the box.
+    expect(await page.getByLabel("Your message").inputValue()).toBe("Second");
     expect(await page.getByRole("alert").textContent()).toMatch(/Too many requests\. Please wait (60|59|58) seconds before sending again\./);
   });
 

@@ -12,6 +12,7 @@ export const els = {
   sendButton: $("send"),
   stopButton: $("stop"),
   errorBox: $("error"),
+  askedLine: $("asked"),
   agentsSection: $("agents-section"),
   lanesList: $("lanes"),
   summarySection: $("summary-section"),
@@ -100,6 +101,7 @@ export function clearView() {
   els.errorBox.hidden = true;
   els.errorBox.replaceChildren();
   clearFieldError();
+  els.askedLine.hidden = true;
   els.lanesList.replaceChildren();
   els.agentsSection.hidden = true;
   els.reviewsList.replaceChildren();

@@ -26,6 +26,7 @@ export const summaryEvents = {
   done(run, data) {
     const { summaryBox } = els;
     run.ended = true;
+    run.done = true;
     els.summarySection.hidden = false;
     summaryBox.textContent = String(data.summary ?? summaryBox.textContent);
     summaryBox.setAttribute("aria-busy", "false");
@@ -41,6 +42,11 @@ export const summaryEvents = {
   error(run, data) {
     run.ended = true;
     els.summaryBox.setAttribute("aria-busy", "false");
+    if (data.code === "cancelled" && run.stopRequested) {
+      // What the user asked for: no failure to report; the lanes keep what was written so far.
+      setStatus(`Status: stopped (you pressed Stop) · total ${formatMs(performance.now() - run.t0)}`, "stopped");
+      return;
+    }
     showError("The run failed", RUN_ERRORS[data.code] ?? String(data.message ?? "The run failed."), `${data.code}: ${data.message}`);
     setStatus(`Status: error (${data.code}) · total ${formatMs(performance.now() - run.t0)}`, "error");
   },

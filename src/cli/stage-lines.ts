@@ -11,7 +11,8 @@ export function reviewErrorLine(d: EventData<"review_error">, ms: string): strin
 }
 
 export function rankingLines(d: EventData<"ranking">): string[] {
-  const rows = d.ranking.map((e, i) => `  ${i + 1}. ${e.agent}  ${e.score === null ? "unranked" : e.score.toFixed(2)}  (${e.reviews} review${e.reviews === 1 ? "" : "s"})`);
+  const width = Math.max(0, ...d.ranking.map((e) => e.agent.length));
+  const rows = d.ranking.map((e, i) => `  ${i + 1}. ${e.agent.padEnd(width)}  ${e.score === null ? "unranked" : e.score.toFixed(2)}  (${e.reviews} review${e.reviews === 1 ? "" : "s"})`);
   return [`ranking from ${d.reviewers} reviewer${d.reviewers === 1 ? "" : "s"} (1.00 = every reviewer's best; own votes not counted):`, ...rows];
 }
 
