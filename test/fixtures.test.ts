@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../src/config/env.js";
 import { FIXTURE_VERSION, requestHash, writeFixture } from "../src/llm/fixture-file.js";
-import type { ChatChunk, ChatRequest, LlmClient } from "../src/llm/llm-client.js";
+import type { ChatRequest, LlmClient } from "../src/llm/llm-client.js";
 import { recordingClient } from "../src/llm/recording-client.js";
 import { replayClient } from "../src/llm/replay-client.js";
 import { callerOf, startMockUpstream, type MockUpstream } from "./support/mock-upstream.js";
@@ -163,8 +163,8 @@ describe("recording (LLM_RECORD_DIR)", () => {
   it("never writes a per-agent endpoint or its key, which the client does see", async () => {
     const dir = join(root, "endpoint");
     const inner: LlmClient = {
-      async *stream(): AsyncGenerator<ChatChunk> {
-        yield { type: "delta", text: "hi" };
+      async stream(_req, onChunk) {
+        onChunk({ type: "delta", text: "hi" });
       },
     };
     const req = {
@@ -174,7 +174,7 @@ describe("recording (LLM_RECORD_DIR)", () => {
       endpoint: { baseURL: "https://user:pa55word@llm.example/v1", apiKey: "sk-ENDPOINT-SECRET" },
       signal: new AbortController().signal,
     } as ChatRequest;
-    for await (const _ of recordingClient(inner, dir).stream(req));
+    await recordingClient(inner, dir).stream(req, () => {});
     const [file] = fixtureFiles(dir);
     const text = readFileSync(join(dir, file!), "utf8");
     expect(JSON.parse(text).events).toEqual([{ at_ms: expect.any(Number), delta: "hi" }]);
@@ -269,12 +269,11 @@ describe("replaying (LLM_REPLAY_DIR)", () => {
     const reason = new Error("run cancelled");
     const got: string[] = [];
     const t0 = performance.now();
-    const consume = async () => {
-      for await (const c of replayClient(dir, 1).stream({ ...req, signal: ac.signal })) {
+    const consume = () =>
+      replayClient(dir, 1).stream({ ...req, signal: ac.signal }, (c) => {
         if (c.type === "delta") got.push(c.text);
         if (got.length === 1) setTimeout(() => ac.abort(reason), 50);
-      }
-    };
+      });
     await expect(consume()).rejects.toBe(reason);
     expect(got).toEqual(["first "]);
     expect(performance.now() - t0).toBeLessThan(2_000);

@@ -88,31 +88,37 @@ export async function judgePair(judge: Judge, question: string, a: string, b: st
     { role: "system" as const, content: judge.prompt.system },
     { role: "user" as const, content: judgeUserMessage(question, a, b) },
   ];
-  const callSignal = AbortSignal.any([signal, AbortSignal.timeout(judge.timeoutMs)]);
+  const tooLong = new AbortController();
+  const callSignal = AbortSignal.any([signal, AbortSignal.timeout(judge.timeoutMs), tooLong.signal]);
   let text = "";
   let upstream: Usage | undefined;
   let error: JudgeResult["error"];
   try {
-    for await (const chunk of judge.llm.stream({
-      caller: "eval-judge",
-      model: judge.target.model,
-      endpoint: judge.target,
-      messages,
-      maxTokens: judge.maxTokens,
-      ...(judge.prompt.settings.temperature !== undefined ? { temperature: judge.prompt.settings.temperature } : {}),
-      signal: callSignal,
-    })) {
-      if (chunk.type === "delta") text += chunk.text;
-      else upstream = chunk.usage;
-      if (text.length > MAX_REPLY_CHARS) {
-        error = { code: "bad_response", message: `the judge's reply passed ${MAX_REPLY_CHARS} characters` };
-        break; // closes the upstream stream
-      }
-    }
+    await judge.llm.stream(
+      {
+        caller: "eval-judge",
+        model: judge.target.model,
+        endpoint: judge.target,
+        messages,
+        maxTokens: judge.maxTokens,
+        ...(judge.prompt.settings.temperature !== undefined ? { temperature: judge.prompt.settings.temperature } : {}),
+        signal: callSignal,
+      },
+      (chunk) => {
+        if (chunk.type === "delta") text += chunk.text;
+        else upstream = chunk.usage;
+        if (text.length > MAX_REPLY_CHARS && !error) {
+          error = { code: "bad_response", message: `the judge's reply passed ${MAX_REPLY_CHARS} characters` };
+          tooLong.abort(); // closes the upstream stream
+        }
+      },
+    );
   } catch (e) {
     if (signal.aborted) throw signal.reason;
-    const code = callSignal.aborted ? "timeout" : ((e as { code?: string }).code ?? "upstream_error");
-    error = { code, message: callSignal.aborted ? `the judge did not answer within ${judge.timeoutMs} ms` : (e as Error).message };
+    if (!error) {
+      const code = callSignal.aborted ? "timeout" : ((e as { code?: string }).code ?? "upstream_error");
+      error = { code, message: callSignal.aborted ? `the judge did not answer within ${judge.timeoutMs} ms` : (e as Error).message };
+    }
   }
   const usage = countUsage(messages, text, upstream);
   const cost = usage && costUsd(judge.prices, judge.target.model, usage);

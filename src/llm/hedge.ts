@@ -4,7 +4,7 @@
 // wait for the first token is hedged (a token already streamed cannot be taken back), and hedges
 // are bounded by a budget: a fraction of all calls, so a slow endpoint is never flooded.
 import { CallError } from "../errors.js";
-import type { ChatChunk, ChatRequest, LlmClient } from "./llm-client.js";
+import type { ChatRequest, LlmClient, OnChunk } from "./llm-client.js";
 
 export interface HedgeOptions {
   /** Hedges allowed per call (0.05: one call in 20 on average), LLM_HEDGE_BUDGET. */
@@ -68,14 +68,11 @@ class FirstTokenTimes {
 
 interface Attempt {
   abort: AbortController;
-  it: AsyncIterator<ChatChunk>;
   t0: number;
-  /** The attempt's first item: its first token (or its failure). */
-  head: Promise<IteratorResult<ChatChunk>>;
-  release: () => void;
+  /** Why it failed, once it did before any answer was chosen. */
+  failure?: { error: unknown };
 }
 
-const LATE = Symbol("late");
 
 export class Hedger {
   private readonly opts: Required<HedgeOptions>;
@@ -93,64 +90,64 @@ export class Hedger {
   }
 
   /**
-   * `llm.stream(req)`, hedged. `key` names the endpoint+model whose first-token times set the
-   * threshold. The report is filled in as the call goes.
+   * `llm.stream(req, onChunk)`, hedged. `key` names the endpoint+model whose first-token times
+   * set the threshold. The report is filled in as the call goes. The attempt whose first chunk
+   * (or whose end) comes first is the answer: its chunks go to `onChunk`, the other is aborted.
    */
-  async *stream(llm: LlmClient, req: ChatRequest, key: string, report: HedgeReport): AsyncGenerator<ChatChunk> {
+  stream(llm: LlmClient, req: ChatRequest, key: string, report: HedgeReport, onChunk: OnChunk): Promise<void> {
     this.credit = Math.min(this.opts.burst, this.credit + this.opts.budget);
     const times = this.times.get(key) ?? this.times.set(key, new FirstTokenTimes(this.opts.window, this.opts.quantile)).get(key)!;
     const delay = this.delayFor(key);
-    const first = start(llm, req);
-    let hedge: Attempt | undefined;
-    let winner = first;
-    try {
-      if (delay !== undefined) {
-        let timer: NodeJS.Timeout | undefined;
-        const late = new Promise<typeof LATE>((resolve) => (timer = setTimeout(resolve, delay, LATE)));
-        // A failure of the first attempt is the answer too: it is thrown below, not hedged.
-        const r = await Promise.race([first.head.then(() => undefined, () => undefined), late]);
+    return new Promise<void>((resolve, reject) => {
+      const attempts: Attempt[] = [];
+      let winner: Attempt | undefined;
+      let timer: NodeJS.Timeout | undefined;
+      const choose = (a: Attempt) => {
+        winner = a;
         clearTimeout(timer);
-        if (r === LATE && this.credit >= 1 && !req.signal.aborted) {
-          this.credit -= 1;
-          report.hedged = true;
-          hedge = start(llm, req);
-          winner = await firstToAnswer(first, hedge);
-          const loser = winner === first ? hedge : first;
-          loser.abort.abort(new CallError("cancelled", "another attempt answered first"));
-          report.winner = winner === first ? "first" : "hedge";
-        }
-      }
-      const head = await winner.head;
-      if (!hedge) report.winner = "first";
-      times.add(performance.now() - winner.t0);
-      if (head.done) return;
-      yield head.value;
-      for (let r = await winner.it.next(); !r.done; r = await winner.it.next()) yield r.value;
-    } finally {
-      // Ends whatever is still open (a loser, or the winner when the caller stops early).
-      for (const a of hedge ? [first, hedge] : [first]) {
-        a.release();
-        void a.it.return?.().catch(() => {});
-      }
-    }
+        times.add(performance.now() - a.t0);
+        report.winner = a === attempts[0] ? "first" : "hedge";
+        for (const o of attempts) if (o !== a) o.abort.abort(new CallError("cancelled", "another attempt answered first"));
+      };
+      const launch = () => {
+        const a: Attempt = { abort: new AbortController(), t0: performance.now() };
+        attempts.push(a);
+        const forward = () => a.abort.abort(req.signal.reason);
+        if (req.signal.aborted) forward();
+        else req.signal.addEventListener("abort", forward, { once: true });
+        const ended = () => req.signal.removeEventListener("abort", forward);
+        llm
+          .stream({ ...req, signal: a.abort.signal }, (chunk) => {
+            if (!winner) choose(a);
+            if (winner === a) onChunk(chunk);
+          })
+          .then(
+            () => {
+              ended();
+              if (!winner) choose(a);
+              if (winner === a) resolve();
+            },
+            (error: unknown) => {
+              ended();
+              if (winner) return winner === a ? reject(error) : undefined;
+              // No answer yet: the call fails once every attempt has (with the first's error),
+              // and at once when no hedge was sent; a failure is an answer, not a reason to hedge.
+              a.failure = { error };
+              if (attempts.every((x) => x.failure)) {
+                clearTimeout(timer);
+                reject(attempts[0]!.failure!.error);
+              }
+            },
+          );
+      };
+      launch();
+      if (delay === undefined) return;
+      timer = setTimeout(() => {
+        if (winner || attempts[0]!.failure || this.credit < 1 || req.signal.aborted) return;
+        this.credit -= 1;
+        report.hedged = true;
+        launch();
+      }, delay);
+    });
   }
-}
-
-/** One attempt with its own abort signal, following the call's. */
-function start(llm: LlmClient, req: ChatRequest): Attempt {
-  const abort = new AbortController();
-  const forward = () => abort.abort(req.signal.reason);
-  if (req.signal.aborted) forward();
-  else req.signal.addEventListener("abort", forward, { once: true });
-  const it = llm.stream({ ...req, signal: abort.signal })[Symbol.asyncIterator]();
-  const head = it.next();
-  head.catch(() => {}); // a loser's rejection is expected and not awaited
-  return { abort, it, t0: performance.now(), head, release: () => req.signal.removeEventListener("abort", forward) };
-}
-
-/** The attempt whose first item arrives first; a failed one leaves the other; both failed: the first's error. */
-function firstToAnswer(a: Attempt, b: Attempt): Promise<Attempt> {
-  return Promise.any([a.head.then(() => a), b.head.then(() => b)]).catch((e: AggregateError) => {
-    throw e.errors[0];
-  });
 }

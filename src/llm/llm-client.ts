@@ -28,12 +28,22 @@ export interface ChatRequest {
 
 export type ChatChunk = { type: "delta"; text: string } | { type: "usage"; usage: Usage };
 
+export type OnChunk = (chunk: ChatChunk) => void;
+
 /**
- * Yields text deltas as the upstream produces them, then at most one usage chunk.
- * Failures are thrown as CallError (see classify-error.ts), aborts as the signal's reason.
+ * Calls `onChunk` with each text delta as the upstream produces it, then at most once with the
+ * usage, and resolves when the call has ended. Pushed, not pulled: nothing is allocated per token
+ * between the socket and the run (an async iterator costs two promises a token). Failures reject
+ * as CallError (see classify-error.ts), aborts with the signal's reason; an `onChunk` that throws
+ * fails the call with its error.
  */
 export interface LlmClient {
-  stream(req: ChatRequest): AsyncIterable<ChatChunk>;
+  stream(req: ChatRequest, onChunk: OnChunk): Promise<void>;
+}
+
+/** For clients written as async generators (the mock, replay, tests): each chunk pushed as it is yielded. */
+export async function pushEach(chunks: AsyncIterable<ChatChunk>, onChunk: OnChunk): Promise<void> {
+  for await (const chunk of chunks) onChunk(chunk);
 }
 
 /** A call's usage as Chorus counts it: `estimated` when part of it is our estimate (run/usage.ts). */

@@ -2,7 +2,7 @@
 // caller, aware of earlier turns), streamed word by word, with failure injection for watching partial failures.
 import { setTimeout as sleep } from "node:timers/promises";
 import { CallError } from "../errors.js";
-import type { ChatChunk, ChatRequest, LlmClient } from "./llm-client.js";
+import { pushEach, type ChatChunk, type ChatRequest, type LlmClient } from "./llm-client.js";
 import { failsByName, mockRoleAnswer } from "./mock-roles.js";
 import { mockText } from "./mock-text.js";
 
@@ -23,23 +23,22 @@ export function mockAnswer(req: ChatRequest): string {
 
 export function createMockClient(opts: MockClientOptions): LlmClient {
   const random = opts.random ?? Math.random;
-  return {
-    async *stream(req: ChatRequest): AsyncGenerator<ChatChunk> {
-      const words = mockAnswer(req).split(/(?<=\s)/);
-      const fail = failsByName(opts.failCallers, req.caller) || random() < opts.failureRate;
-      try {
+  async function* answer(req: ChatRequest): AsyncGenerator<ChatChunk> {
+    const words = mockAnswer(req).split(/(?<=\s)/);
+    const fail = failsByName(opts.failCallers, req.caller) || random() < opts.failureRate;
+    try {
+      await sleep(opts.tokenDelayMs, undefined, { signal: req.signal });
+      if (fail) throw new CallError("upstream_error", "mock LLM failure (injected)");
+      for (const w of words) {
+        yield { type: "delta", text: w };
         await sleep(opts.tokenDelayMs, undefined, { signal: req.signal });
-        if (fail) throw new CallError("upstream_error", "mock LLM failure (injected)");
-        for (const w of words) {
-          yield { type: "delta", text: w };
-          await sleep(opts.tokenDelayMs, undefined, { signal: req.signal });
-        }
-      } catch (err) {
-        if (req.signal.aborted) throw req.signal.reason;
-        throw err;
       }
-      const prompt = req.messages.reduce((n, m) => n + Math.ceil(m.content.length / 4), 0);
-      yield { type: "usage", usage: { prompt_tokens: prompt, completion_tokens: words.length, total_tokens: prompt + words.length } };
-    },
-  };
+    } catch (err) {
+      if (req.signal.aborted) throw req.signal.reason;
+      throw err;
+    }
+    const prompt = req.messages.reduce((n, m) => n + Math.ceil(m.content.length / 4), 0);
+    yield { type: "usage", usage: { prompt_tokens: prompt, completion_tokens: words.length, total_tokens: prompt + words.length } };
+  }
+  return { stream: (req, onChunk) => pushEach(answer(req), onChunk) };
 }

@@ -4,7 +4,7 @@
 import { mkdirSync } from "node:fs";
 import { CallError } from "../errors.js";
 import { FIXTURE_VERSION, fixtureRequest, requestHash, writeFixture, type FixtureEvent } from "./fixture-file.js";
-import type { ChatChunk, ChatRequest, LlmClient } from "./llm-client.js";
+import type { ChatRequest, LlmClient } from "./llm-client.js";
 
 export interface RecordingOptions {
   /** Where a failed write is reported; recording never fails the call it records. */
@@ -25,15 +25,15 @@ export function recordingClient(inner: LlmClient, dir: string, opts: RecordingOp
   };
 
   return {
-    async *stream(req: ChatRequest): AsyncGenerator<ChatChunk> {
+    async stream(req, onChunk) {
       const t0 = performance.now();
       const at = () => Math.round(performance.now() - t0);
       const events: FixtureEvent[] = [];
       try {
-        for await (const chunk of inner.stream(req)) {
+        await inner.stream(req, (chunk) => {
           events.push(chunk.type === "delta" ? { at_ms: at(), delta: chunk.text } : { at_ms: at(), usage: chunk.usage });
-          yield chunk;
-        }
+          onChunk(chunk);
+        });
       } catch (err) {
         // A cancel, timeout or disconnect says nothing about the upstream's answer: not recorded,
         // so an earlier good fixture for the same request survives.

@@ -4,7 +4,7 @@
 import type { Prompt } from "../config/prompts.js";
 import { CallError } from "../errors.js";
 import type { HedgeReport } from "../llm/hedge.js";
-import type { ChatMessage, CountedUsage, Usage } from "../llm/llm-client.js";
+import type { ChatMessage, CountedUsage, OnChunk, Usage } from "../llm/llm-client.js";
 import type { UpstreamTarget } from "../llm/upstream-target.js";
 import type { RunTrace } from "../observability/tracing.js";
 import type { FanOutDeps } from "./context.js";
@@ -97,29 +97,33 @@ export async function guardedCall(deps: FanOutDeps, call: Call): Promise<{ text:
         ...(call.onDelta ? {} : { coalesce: true }),
         ...(span ? { headers: span.headers } : {}),
       };
+      let started = false;
+      const onChunk: OnChunk = (chunk) => {
+        if (signal.aborted) return; // the rest of a network read that came after a cut
+        if (chunk.type === "usage") {
+          upstreamUsage = chunk.usage;
+          return;
+        }
+        if (started) watchdog!.refresh(); // re-arm, not re-create: this runs once per token
+        else {
+          started = true;
+          firstTokenMs = since(t0);
+          clearTimeout(watchdog);
+          watchdog = setTimeout(() => trip(`no token for ${settings.stallTimeoutMs} ms`), settings.stallTimeoutMs);
+        }
+        text += chunk.text;
+        // MAX_OUTPUT_CHARS bounds what one call may make the run hold, whatever the upstream sends.
+        if (text.length > settings.maxOutputChars && codePoints(text) > settings.maxOutputChars) {
+          guard.abort(new CallError("bad_response", `the answer passed MAX_OUTPUT_CHARS (${settings.maxOutputChars} characters)`));
+          return;
+        }
+        call.onDelta?.(chunk.text);
+      };
       // Hedging (LLM_HEDGE) sends a second attempt when the first token is late; never on an
       // endpoint with a request budget: the extra request would spend what throttles it.
-      const stream = deps.hedger && call.target.rpm <= 0 ? deps.hedger.stream(deps.llm, req, call.target.label, hedge) : deps.llm.stream(req);
-      let started = false;
-      for await (const chunk of stream) {
-        if (chunk.type === "delta") {
-          if (started) watchdog.refresh(); // re-arm, not re-create: this runs once per token
-          else {
-            started = true;
-            firstTokenMs = since(t0);
-            clearTimeout(watchdog);
-            watchdog = setTimeout(() => trip(`no token for ${settings.stallTimeoutMs} ms`), settings.stallTimeoutMs);
-          }
-          text += chunk.text;
-          // MAX_OUTPUT_CHARS bounds what one call may make the run hold, whatever the upstream sends.
-          if (text.length > settings.maxOutputChars && codePoints(text) > settings.maxOutputChars) {
-            const over = new CallError("bad_response", `the answer passed MAX_OUTPUT_CHARS (${settings.maxOutputChars} characters)`);
-            guard.abort(over);
-            throw over;
-          }
-          call.onDelta?.(chunk.text);
-        } else upstreamUsage = chunk.usage;
-      }
+      await (deps.hedger && call.target.rpm <= 0 ? deps.hedger.stream(deps.llm, req, call.target.label, hedge, onChunk) : deps.llm.stream(req, onChunk));
+      // A guard that tripped as the answer ended (MAX_OUTPUT_CHARS on its last token) still fails it.
+      if (signal.aborted) throw signal.reason;
     });
   } catch (err) {
     const e = failure(err);

@@ -3,7 +3,7 @@
 // endless drip of tokens, chosen by the caller's name and its call index. Every request is
 // recorded, and the abort signal is honoured at every step (abort → the signal's reason, at once).
 import { CallError, type CallErrorCode } from "../../src/errors.js";
-import type { ChatChunk, ChatMessage, ChatRequest, LlmClient, Usage } from "../../src/llm/llm-client.js";
+import { pushEach, type ChatChunk, type ChatMessage, type ChatRequest, type LlmClient, type Usage } from "../../src/llm/llm-client.js";
 
 export type Step =
   | { type: "delta"; text: string }
@@ -66,6 +66,7 @@ export function scriptedLlm(scripts: Record<string, Script | Script[]>, fallback
     const aborted = () => new Promise<never>((_, reject) => signal.addEventListener("abort", () => reject(signal.reason), { once: true }));
     const sleep = (ms: number) =>
       new Promise<void>((resolve, reject) => {
+        if (signal.aborted) return reject(signal.reason);
         const t = setTimeout(() => {
           signal.removeEventListener("abort", onAbort);
           resolve();
@@ -104,7 +105,7 @@ export function scriptedLlm(scripts: Record<string, Script | Script[]>, fallback
     callsOf,
     started: (caller, n = 1) =>
       callsOf(caller).length >= n ? Promise.resolve() : new Promise((resolve) => waiters.push({ caller, n, resolve })),
-    stream(req) {
+    stream(req, onChunk) {
       const call: RecordedCall = { caller: req.caller, model: req.model, messages: req.messages, signal: req.signal };
       const script = scriptFor(req.caller, callsOf(req.caller).length);
       calls.push(call);
@@ -112,7 +113,7 @@ export function scriptedLlm(scripts: Record<string, Script | Script[]>, fallback
         waiters.splice(waiters.indexOf(w), 1);
         w.resolve();
       }
-      return play(req, script, call);
+      return pushEach(play(req, script, call), onChunk);
     },
   };
 }
