@@ -201,6 +201,7 @@ describe("client disconnect", () => {
       { until: (evs) => evs.filter((e) => e.event === "agent_delta").length >= 6 },
     );
     const left = performance.now();
+    const connections = upstream.connections();
     expect(r.events.some((e) => e.event === "done")).toBe(false);
     await expect.poll(() => upstream.calls.length === 3 && upstream.calls.every((c) => c.closedAt !== undefined), { timeout: 3000, interval: 20 }).toBe(true);
     for (const c of upstream.calls) {
@@ -208,5 +209,8 @@ describe("client disconnect", () => {
       expect(c.closedAt! - left).toBeLessThan(1000);
     }
     await expect.poll(() => chorus.chorus.registry.inFlight).toBe(0);
+    // An aborted call opens no connection after it (undici would, for nothing: scripts/patch-undici.mjs).
+    await new Promise((r) => setTimeout(r, 300));
+    expect(upstream.connections()).toBe(connections);
   });
 });

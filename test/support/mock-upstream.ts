@@ -50,8 +50,10 @@ export interface UpstreamCall {
 export interface MockUpstream {
   url: string;
   calls: UpstreamCall[];
-  /** Connections currently open. */
+  /** Calls still open. */
   open(): number;
+  /** Connections accepted so far. */
+  connections(): number;
   setPlanner(p: Planner): void;
   close(): Promise<void>;
 }
@@ -136,7 +138,9 @@ export async function startMockUpstream(planner: Planner = () => ({})): Promise<
   const server: Server = createServer((req, res) => {
     handle(req, res).catch(() => res.destroy());
   });
+  let connections = 0;
   server.on("connection", (s) => {
+    connections++;
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
   });
@@ -146,6 +150,7 @@ export async function startMockUpstream(planner: Planner = () => ({})): Promise<
     url: `http://127.0.0.1:${port}/v1`,
     calls,
     open: () => calls.filter((c) => c.closedAt === undefined).length,
+    connections: () => connections,
     setPlanner: (p) => {
       plan = p;
     },
