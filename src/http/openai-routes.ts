@@ -14,7 +14,7 @@ import { openAiErrorBody, runErrorStatus } from "./openai-errors.js";
 import { CHORUS_MODEL, chatCompletionRequestSchema, modelIds, presetOfModel, toRunInput } from "./openai-schemas.js";
 import { jsonBodyLimit, readJson } from "./process-routes.js";
 import { headersSoFar } from "./stream-response.js";
-import { writeSse, type SseSource } from "./sse-writer.js";
+import { CLIENT_GONE, writeSse, type SseSource } from "./sse-writer.js";
 import type { StreamQuota } from "./stream-quota.js";
 
 export interface OpenAiRoutesDeps {
@@ -165,7 +165,7 @@ export function openAiRoutes(deps: OpenAiRoutesDeps) {
 
       // Nothing is sent until the run ends, so a client leaving shows only as the socket closing.
       const gone = new AbortController();
-      const onClose = () => gone.abort();
+      const onClose = () => gone.abort(CLIENT_GONE);
       c.env.outgoing.once("close", onClose);
       let end: RunEvent | undefined;
       try {

@@ -23,6 +23,12 @@ export function eventFrames(log: Followable, afterId: number): SseSource | PushS
   };
 }
 
+/**
+ * What a stream's `gone` signal aborts with when its client leaves: one shared value, where
+ * `abort()` without a reason builds a DOMException, stack and all, per client that leaves.
+ */
+export const CLIENT_GONE = new Error("the client went away");
+
 export interface SseOptions {
   heartbeatMs: number;
   writeTimeoutMs: number;
@@ -40,7 +46,7 @@ export const SSE_HEADERS = {
 /** Resolves when the source has ended and was fully written, or the client went away. */
 export async function writeSse(res: ServerResponse, source: SseSource | PushSource, opts: SseOptions): Promise<void> {
   const gone = new AbortController();
-  const onClose = () => gone.abort();
+  const onClose = () => gone.abort(CLIENT_GONE);
   res.once("close", onClose);
   res.writeHead(200, { ...opts.headers, ...SSE_HEADERS });
   res.flushHeaders();
