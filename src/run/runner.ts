@@ -147,7 +147,8 @@ export function createRunner(
   return {
     start: async ({ traceContext, conversationId: _, ...rest }) => {
       const plan = planOf(rest);
-      checkBudget(plan, estimateRun(fanOut, plan, rest.message, rest.history));
+      // Estimated only against a cap: building every call's prompt text is work no other run needs.
+      if (plan.maxCostUsd !== undefined) checkBudget(plan, estimateRun(fanOut, plan, rest.message, rest.history));
       const req: StoredRequest = { ...rest, onDisconnect: rest.onDisconnect ?? defaultOnDisconnect };
       if (traceContext) traces.set(req, traceContext);
       return registry.start(req);
