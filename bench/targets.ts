@@ -7,6 +7,8 @@ export interface TargetLine {
   ratio: string;
   /** undefined: not measured in this run (the reason is in `figure`). */
   ok: boolean | undefined;
+  /** Said after the result: "cheaper" for a cost below its band (short in the cheap direction). */
+  note?: string;
 }
 
 const median = (xs: number[]) => {
@@ -22,7 +24,7 @@ export class Targets {
 
   private add(line: TargetLine) {
     this.lines.push(line);
-    const mark = line.ok === undefined ? "n/a" : line.ok ? "ok" : "SHORT";
+    const mark = (line.ok === undefined ? "n/a" : line.ok ? "ok" : "SHORT") + (line.note ? ` (${line.note})` : "");
     console.log(`target: ${line.target} | ${line.figure} | ${line.ratio} | ${mark}`);
   }
 
@@ -46,7 +48,8 @@ export class Targets {
   within(target: string, unit: string, values: number[], base: number[], pct: number) {
     const r = median(values) / median(base);
     const ok = Number.isFinite(r) ? Math.abs(r - 1) <= pct / 100 : undefined;
-    this.add({ target: `${target}: within ±${pct} %`, figure: `${fmt(median(values))} vs ${fmt(median(base))} ${unit}`, ratio: `${Number.isFinite(r) ? r.toFixed(2) : "–"}×`, ok });
+    const note = ok === false && r < 1 ? "cheaper" : undefined;
+    this.add({ target: `${target}: within ±${pct} %`, figure: `${fmt(median(values))} vs ${fmt(median(base))} ${unit}`, ratio: `${Number.isFinite(r) ? r.toFixed(2) : "–"}×`, ok, ...(note ? { note } : {}) });
   }
 
   /** Growth of a cost against the growth of what drives it: ok when cost grows no faster. */
@@ -66,7 +69,7 @@ export class Targets {
     return [
       "| target | figure (Chorus / naive when a ratio) | ratio | result |",
       "|---|---|---|---|",
-      ...this.lines.map((l) => `| ${l.target} | ${l.figure} | ${l.ratio} | ${l.ok === undefined ? "not measured" : l.ok ? "ok" : "**short**"} |`),
+      ...this.lines.map((l) => `| ${l.target} | ${l.figure} | ${l.ratio} | ${l.ok === undefined ? "not measured" : l.ok ? "ok" : "**short**"}${l.note ? ` (${l.note})` : ""} |`),
     ];
   }
 }
