@@ -58,6 +58,22 @@ describe("two instances on one Redis", () => {
     expect(fromB.events.map((e) => [e.id, e.event, e.data])).toEqual(fromA.events.map((e) => [e.id, e.event, e.data]));
   });
 
+  it("streams a run held by instance A to a client of instance B as its tokens come, not a poll later", async () => {
+    upstream.setPlanner(() => ({ tokens: Array.from({ length: 20 }, (_, i) => `t${i} `), tokenDelayMs: 40 }));
+    const mid = id();
+    const onA = readSse(`${a.url}/api/process`, { message: "follow me from B", message_id: mid });
+    await expect.poll(() => upstream.calls.length, { interval: 10 }).toBeGreaterThan(0);
+    const onB = await readSse(`${b.url}/api/process/${mid}/events`);
+    expect(last(onB)).toMatchObject({ event: "done" });
+    expect((await onA).events.map((e) => e.id)).toEqual(onB.events.map((e) => e.id));
+    // 20 summary tokens 40 ms apart: B hands them on as A logs them (A publishes to the runs
+    // channel while someone follows), where the 1 s safety poll alone would bring them in bursts.
+    const deltas = ofType(onB, "summary_delta").map((e) => e.at);
+    expect(deltas).toHaveLength(20);
+    const gaps = deltas.slice(1).map((t, i) => t - deltas[i]!);
+    expect(Math.max(...gaps)).toBeLessThan(400);
+  });
+
   it("runs concurrent duplicate POSTs on two instances once: one set of upstream calls", async () => {
     slow();
     const body = { message: "only once", message_id: id() };

@@ -20,7 +20,11 @@ redis.call('HSET', KEYS[3], 'fp', ARGV[3], 'req', ARGV[4])
 redis.call('EXPIRE', KEYS[3], ${META_TTL_S})
 return {1, epoch}`,
   // ARGV: epoch, retention_s, terminal, channel, signal, n_folded, folded ids…, (id, event, data)…
+  // The signal is published only when a client follows the run from some replica (its followers
+  // set): every replica receives every publish, and most runs are followed only where they run.
+  // A follower registers before it first reads the stream, so it misses no event either way.
   append: `if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+local followed = redis.call('ZCARD', KEYS[5]) > 0
 local nf = tonumber(ARGV[6])
 local i = 7 + nf
 while i <= #ARGV do
@@ -34,7 +38,7 @@ if ARGV[3] == '1' then
   redis.call('DEL', KEYS[1], KEYS[3], KEYS[5])
   redis.call('EXPIRE', KEYS[4], ARGV[2])
 end
-redis.call('PUBLISH', ARGV[4], ARGV[5])
+if followed then redis.call('PUBLISH', ARGV[4], ARGV[5]) end
 return 1`,
   // ARGV: token, epoch, ttl_ms. 0: another replica owns it; 2: it has ended.
   renew: `if redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
