@@ -73,7 +73,6 @@ interface Attempt {
   failure?: { error: unknown };
 }
 
-
 export class Hedger {
   private readonly opts: Required<HedgeOptions>;
   private readonly times = new Map<string, FirstTokenTimes>();
