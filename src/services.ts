@@ -101,6 +101,7 @@ export function createServices(deps: ServiceDeps): Services {
     ? new RedisRuns(store.redis, store.sub, {
         retentionS: config.RUN_RETENTION_S,
         leaseMs: config.RUN_LEASE_MS,
+        flushMs: config.REDIS_FLUSH_MS,
         onError: (what, err) => logger.warn({ err: (err as Error).message, what }, "redis unavailable"),
         onLost: (id) => logger.warn({ message_id: id }, "run taken over by another replica while this one still ran it (its lease had lapsed)"),
       })

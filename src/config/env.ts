@@ -92,6 +92,8 @@ const schema = z
     RUN_ORPHAN_GRACE_MS: int(10_000, 0),
     // How long a replica's hold on a run lasts unless renewed (Redis): a dead replica's runs are taken over after it.
     RUN_LEASE_MS: int(5_000, 100),
+    // With Redis, the most a run's events wait to be written together (fewer writes; clients see them once written).
+    REDIS_FLUSH_MS: int(20, 0),
     MAX_OUTPUT_CHARS: int(100_000, 1),
     RUN_RETENTION_S: int(300, 0),
     MAX_RETAINED_RUNS: int(1000, 0),

@@ -25,6 +25,8 @@ interface Held {
 export interface RedisRunsOptions {
   retentionS: number;
   leaseMs: number;
+  /** REDIS_FLUSH_MS: at most one write per run in this window (0: one per turn of the event loop). */
+  flushMs: number;
   onError: (what: string, err: unknown) => void;
   /** Another replica owns a run this one was still running (its lease had lapsed): told once per run. */
   onLost?: (id: string) => void;
@@ -34,7 +36,8 @@ export class RedisRuns implements RunStore {
   readonly instanceId = randomUUID();
   private held = new Map<string, Held>();
   private epochs = new Map<string, string>();
-  private flushing: NodeJS.Immediate | undefined;
+  private flushing: { soon: NodeJS.Immediate } | { later: NodeJS.Timeout } | undefined;
+  private flushedAt = -Infinity;
   private waiters = new Map<string, Set<() => void>>();
   private handlers: { cancel?: (id: string) => void; orphan?: (id: string) => void } = {};
   private following = new Map<string, string>(); // member → run id, refreshed while followed
@@ -94,14 +97,28 @@ export class RedisRuns implements RunStore {
       append: (events, folded) => {
         held.pending.push(...events);
         held.folded.push(...folded);
-        this.flushing ??= setImmediate(() => this.flush());
+        this.schedule(TERMINAL.has(events[events.length - 1]!.event));
       },
     };
   }
 
-  /** Writes every held run's new events, one fenced script call each, batched per tick. */
+  /**
+   * A leading-edge throttle on the writes: events go at once when nothing was written for
+   * REDIS_FLUSH_MS, else with the next write, at most that much later (a run's end goes at
+   * once). Clients see an event only once it is written, so this is the most a token waits;
+   * in exchange a run streaming a token every 5 ms costs a few writes, not one per token.
+   */
+  private schedule(urgent: boolean): void {
+    if (this.flushing && ("soon" in this.flushing || !urgent)) return;
+    if (this.flushing) clearTimeout(this.flushing.later);
+    const wait = this.flushedAt + this.opts.flushMs - performance.now();
+    this.flushing = urgent || wait <= 0 ? { soon: setImmediate(() => this.flush()) } : { later: setTimeout(() => this.flush(), wait) };
+  }
+
+  /** Writes every held run's new events, one fenced script call each. */
   private flush(): void {
     this.flushing = undefined;
+    this.flushedAt = performance.now();
     for (const [id, h] of this.held) {
       if (!h.pending.length) continue;
       const events = h.pending.splice(0);
@@ -260,6 +277,8 @@ export class RedisRuns implements RunStore {
 
   close(): void {
     for (const t of this.timers) clearInterval(t);
+    if (this.flushing && "soon" in this.flushing) clearImmediate(this.flushing.soon);
+    else if (this.flushing) clearTimeout(this.flushing.later);
     this.redis.disconnect();
     this.sub.disconnect();
   }
