@@ -13,8 +13,8 @@ import { invalidRequest } from "./errors.js";
 import { openAiErrorBody, runErrorStatus } from "./openai-errors.js";
 import { CHORUS_MODEL, chatCompletionRequestSchema, modelIds, presetOfModel, toRunInput } from "./openai-schemas.js";
 import { jsonBodyLimit, readJson } from "./process-routes.js";
-import { headersSoFar } from "./stream-response.js";
-import { CLIENT_GONE, writeSse, type SseSource } from "./sse-writer.js";
+import { sendSse } from "./stream-response.js";
+import { CLIENT_GONE, type SseSource } from "./sse-writer.js";
 import type { StreamQuota } from "./stream-quota.js";
 
 export interface OpenAiRoutesDeps {
@@ -151,16 +151,8 @@ export function openAiRoutes(deps: OpenAiRoutesDeps) {
       };
 
       if (req.stream) {
-        try {
-          await writeSse(c.env.outgoing, completionChunks(run, { id, created, model: req.model, includeUsage: req.stream_options?.include_usage === true }), {
-            heartbeatMs: deps.heartbeatMs,
-            writeTimeoutMs: deps.writeTimeoutMs,
-            headers: { ...headersSoFar(c), [RUN_ID_HEADER]: id }, // with RateLimit-*, X-Request-Id, CORS
-          });
-        } finally {
-          release();
-        }
-        return RESPONSE_ALREADY_SENT;
+        const chunks = completionChunks(run, { id, created, model: req.model, includeUsage: req.stream_options?.include_usage === true });
+        return sendSse(c, chunks, { heartbeatMs: deps.heartbeatMs, writeTimeoutMs: deps.writeTimeoutMs }, release, { [RUN_ID_HEADER]: id });
       }
 
       // Nothing is sent until the run ends, so a client leaving shows only as the socket closing.

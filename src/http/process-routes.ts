@@ -1,5 +1,4 @@
 // /api/process: start (or join) a run and stream it; resume a run's events; cancel a run.
-import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { ApiError, overloaded } from "../errors.js";
@@ -8,8 +7,8 @@ import type { Runner } from "../run/runner.js";
 import type { StreamQuota } from "./stream-quota.js";
 import { invalidRequest } from "./errors.js";
 import { lastEventIdSchema, processRequestSchema } from "./request-schemas.js";
-import { headersSoFar } from "./stream-response.js";
-import { eventFrames, writeSse } from "./sse-writer.js";
+import { sendSse } from "./stream-response.js";
+import { eventFrames } from "./sse-writer.js";
 import type { AppEnv } from "./app-env.js";
 
 export interface ProcessRoutesDeps {
@@ -65,20 +64,14 @@ export function processRoutes(deps: ProcessRoutesDeps) {
   const schema = processRequestSchema(deps.maxMessageChars, deps.agentNames, deps.presetNames);
   const app = new Hono<AppEnv>();
 
-  /** Streams `run` from after `afterId` to this client, counting it as a follower. */
-  const stream = async (c: Context<AppEnv>, run: RunHandle, afterId: number, closeQuota: () => void) => {
+  /** Streams `run` from after `afterId` to this client, counting it as a follower until it leaves. */
+  const stream = (c: Context<AppEnv>, run: RunHandle, afterId: number, closeQuota: () => void) => {
     const release = deps.registry.follow(run);
-    try {
-      await writeSse(c.env.outgoing, eventFrames(run.log, afterId), {
-        heartbeatMs: deps.heartbeatMs,
-        writeTimeoutMs: deps.writeTimeoutMs,
-        headers: headersSoFar(c), // RateLimit-*, X-Request-Id, CORS
-      });
-    } finally {
+    const sse = { heartbeatMs: deps.heartbeatMs, writeTimeoutMs: deps.writeTimeoutMs };
+    return sendSse(c, eventFrames(run.log, afterId), sse, () => {
       release();
       closeQuota();
-    }
-    return RESPONSE_ALREADY_SENT;
+    });
   };
 
   app.post(

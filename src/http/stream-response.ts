@@ -3,10 +3,31 @@
 // @hono/node-server from answering a second time once they are done.
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import type { Context, MiddlewareHandler } from "hono";
+import type { AppEnv } from "./app-env.js";
+import { writeSse, type PushSource, type SseOptions, type SseSource } from "./sse-writer.js";
 
 /** The headers set on the context so far (request id, RateLimit-*, CORS, nosniff), for writeSse. */
 export function headersSoFar(c: Context): Record<string, string> {
   return Object.fromEntries(c.res.headers);
+}
+
+/**
+ * Starts an SSE stream (its headers go out now) and returns at once: the route and the
+ * middleware around it are done, instead of each holding a suspended frame for the stream's
+ * life (in the benchmark, a tenth of the memory of an open stream). `ended` runs once the stream has.
+ */
+export function sendSse(
+  c: Context<AppEnv>,
+  source: SseSource | PushSource,
+  opts: Omit<SseOptions, "headers">,
+  ended: () => void,
+  headers: Record<string, string> = {},
+): Response {
+  const res = c.env.outgoing;
+  writeSse(res, source, { ...opts, headers: { ...headersSoFar(c), ...headers } })
+    .catch(() => res.destroy()) // a write that threw: the stream cannot go on
+    .finally(ended);
+  return RESPONSE_ALREADY_SENT;
 }
 
 /**

@@ -153,43 +153,50 @@ export function undiciFetch(input: string | URL | Request, init: RequestInit = {
   const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
   const signal = init.signal;
   if (signal?.aborted) return Promise.reject(abortError(signal));
-  return new Promise((resolve, reject) => {
-    let controller: Dispatcher.DispatchController | undefined;
-    let body: UpstreamBody | undefined;
-    const onAbort = () => controller?.abort(abortError(signal));
-    signal?.addEventListener("abort", onAbort, { once: true });
-    const done = (error?: unknown) => {
-      signal?.removeEventListener("abort", onAbort);
-      if (body) body.end(error);
-      else reject(error);
-    };
-    agent.dispatch(
-      {
-        origin: url.origin,
-        path: url.pathname + url.search,
-        method: (init.method ?? "GET") as Dispatcher.HttpMethod,
-        headers: headerRecord(init.headers),
-        body: typeof init.body === "string" || init.body instanceof Uint8Array ? init.body : null,
-      },
-      {
-        onRequestStart(c) {
-          controller = c;
-          if (signal?.aborted) onAbort();
-        },
-        onResponseStart(c, status, headers, statusText) {
-          body = new UpstreamBody(() => c.abort(new DOMException("The body was cancelled", "AbortError")));
-          resolve(new UpstreamResponse(status, headers, statusText ?? "", body, url.href) as unknown as Response);
-        },
-        onResponseData(_c, chunk) {
-          body!.data(chunk);
-        },
-        onResponseEnd() {
-          done();
-        },
-        onResponseError(_c, err) {
-          done(err);
-        },
-      },
-    );
+  // `init` (the request body among it) is used here only, outside the closures below: they live
+  // as long as the response, and would keep whatever they can see.
+  const request: Dispatcher.DispatchOptions = {
+    origin: url.origin,
+    path: url.pathname + url.search,
+    method: (init.method ?? "GET") as Dispatcher.HttpMethod,
+    headers: headerRecord(init.headers),
+    body: typeof init.body === "string" || init.body instanceof Uint8Array ? init.body : null,
+  };
+  let resolve!: (r: Response) => void;
+  let reject!: (err: unknown) => void;
+  const response = new Promise<Response>((res, rej) => {
+    resolve = res;
+    reject = rej;
   });
+  let controller: Dispatcher.DispatchController | undefined;
+  let body: UpstreamBody | undefined;
+  const onAbort = () => controller?.abort(abortError(signal));
+  signal?.addEventListener("abort", onAbort, { once: true });
+  const done = (error?: unknown) => {
+    signal?.removeEventListener("abort", onAbort);
+    if (body) body.end(error);
+    else reject(error);
+  };
+  agent.dispatch(request, {
+    onRequestStart(c) {
+      controller = c;
+      if (signal?.aborted) onAbort();
+    },
+    onResponseStart(c, status, headers, statusText) {
+      // undici's controller keeps the raw header buffers for the response's life; they are parsed in `headers`.
+      (c as { rawHeaders?: unknown }).rawHeaders = null;
+      body = new UpstreamBody(() => c.abort(new DOMException("The body was cancelled", "AbortError")));
+      resolve(new UpstreamResponse(status, headers, statusText ?? "", body, url.href) as unknown as Response);
+    },
+    onResponseData(_c, chunk) {
+      body!.data(chunk);
+    },
+    onResponseEnd() {
+      done();
+    },
+    onResponseError(_c, err) {
+      done(err);
+    },
+  });
+  return response;
 }
