@@ -5,6 +5,9 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     testTimeout: 20_000,
     hookTimeout: 30_000,
+    // The tests' model servers are on loopback: a proxy set in the shell (Chorus honours
+    // HTTP(S)_PROXY) must not carry their calls off. test/egress-proxy.test.ts sets its own.
+    env: { NO_PROXY: "127.0.0.1,localhost", no_proxy: "127.0.0.1,localhost" },
     coverage: {
       provider: "v8",
       include: ["src/**/*.ts"],

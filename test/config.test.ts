@@ -27,6 +27,16 @@ describe("configuration", () => {
     expect(() => parseConfig({ LOG_LEVEL: "loud" })).toThrow(/LOG_LEVEL/);
   });
 
+  it("reads the egress proxy as curl does (lower case wins), and never echoes a bad proxy URL", () => {
+    expect(parseConfig({}).proxy).toBeUndefined();
+    expect(parseConfig({ NO_PROXY: "localhost" }).proxy).toBeUndefined(); // no proxy to bypass
+    expect(parseConfig({ HTTPS_PROXY: "http://p:3128", NO_PROXY: "localhost" }).proxy).toEqual({ httpsProxy: "http://p:3128", noProxy: "localhost" });
+    expect(parseConfig({ HTTP_PROXY: "http://upper:1", http_proxy: "http://lower:2" }).proxy?.httpProxy).toBe("http://lower:2");
+    const bad = () => parseConfig({ HTTPS_PROXY: "proxy.internal:3128 secret-pass" });
+    expect(bad).toThrow(/HTTPS_PROXY: must be an http:\/\/ or https:\/\/ URL/);
+    expect(bad).not.toThrow(/secret-pass/);
+  });
+
   it("reads 'false' as false (not a truthy string)", () => {
     expect(parseConfig({ USE_LLM_MOCK: "false", LLM_KEY: "k" }).USE_LLM_MOCK).toBe(false);
     expect(parseConfig({ PRODUCTION: "false" }).PRODUCTION).toBe(false);

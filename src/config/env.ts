@@ -12,6 +12,8 @@ const list = z
   .default("")
   .transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean));
 const emptyAsUndefined = (v: unknown) => (v === "" ? undefined : v);
+// zod names the variable, never its value: a proxy URL may hold a password.
+const proxyUrl = z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }).optional());
 
 const schema = z
   .object({
@@ -28,6 +30,13 @@ const schema = z
     OPENAI_API_KEY: z.preprocess(emptyAsUndefined, z.string().optional()),
     LLM_MODEL: z.string().min(1).default("gpt-4o-mini"),
     LLM_MAX_RETRIES: int(2, 0, 10),
+    // An egress proxy for the model calls, in curl's variables (the lower-case ones win, as in curl).
+    HTTP_PROXY: proxyUrl,
+    HTTPS_PROXY: proxyUrl,
+    NO_PROXY: z.preprocess(emptyAsUndefined, z.string().optional()),
+    http_proxy: proxyUrl,
+    https_proxy: proxyUrl,
+    no_proxy: z.preprocess(emptyAsUndefined, z.string().optional()),
     // The completion bound sent upstream as max_tokens when a prompt header sets none: it makes
     // the cost estimate a true ceiling.
     LLM_MAX_TOKENS: int(4096, 1, 1_000_000),
@@ -127,9 +136,20 @@ const schema = z
 
 export type Env = z.infer<typeof schema>;
 
-export interface Config extends Omit<Env, "LLM_KEY" | "OPENAI_API_KEY"> {
+type ProxyVars = "HTTP_PROXY" | "HTTPS_PROXY" | "NO_PROXY" | "http_proxy" | "https_proxy" | "no_proxy";
+
+/** The egress proxy of the model calls, from HTTP_PROXY, HTTPS_PROXY, NO_PROXY. Never logged. */
+export interface ProxyConfig {
+  httpProxy?: string;
+  httpsProxy?: string;
+  noProxy?: string;
+}
+
+export interface Config extends Omit<Env, "LLM_KEY" | "OPENAI_API_KEY" | ProxyVars> {
   /** The upstream key, or a placeholder for servers that need none. Never logged. */
   llmKey: string;
+  /** Set when HTTP_PROXY or HTTPS_PROXY is. */
+  proxy?: ProxyConfig;
   /** The price table (PRICES_FILE), when there is one. */
   prices?: PriceTable;
   host: string | undefined;
@@ -145,7 +165,11 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     const lines = result.error.issues.map((i) => `  ${i.path.join(".") || "(env)"}: ${i.message}`);
     throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
   }
-  const { LLM_KEY, OPENAI_API_KEY, ...rest } = result.data;
+  const { LLM_KEY, OPENAI_API_KEY, HTTP_PROXY, HTTPS_PROXY, NO_PROXY, http_proxy, https_proxy, no_proxy, ...rest } = result.data;
+  const httpProxy = http_proxy ?? HTTP_PROXY;
+  const httpsProxy = https_proxy ?? HTTPS_PROXY;
+  const noProxy = no_proxy ?? NO_PROXY;
+  const proxy = httpProxy || httpsProxy ? { httpProxy, httpsProxy, noProxy } : undefined;
   const i = rest.HTTP_ADDR.lastIndexOf(":");
   const host = rest.HTTP_ADDR.slice(0, i).replace(/^\[(.*)\]$/, "$1") || undefined;
   const port = Number(rest.HTTP_ADDR.slice(i + 1));
@@ -158,7 +182,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     if (e instanceof PricesError) throw new ConfigError(`invalid configuration:\n  PRICES_FILE: ${e.message}`);
     throw e;
   }
-  return { ...rest, API_KEYS, llmKey: LLM_KEY ?? OPENAI_API_KEY ?? "not-needed", host, port, ...(prices ? { prices } : {}) };
+  return { ...rest, API_KEYS, llmKey: LLM_KEY ?? OPENAI_API_KEY ?? "not-needed", host, port, ...(prices ? { prices } : {}), ...(proxy ? { proxy } : {}) };
 }
 
 /**

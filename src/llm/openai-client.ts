@@ -4,7 +4,8 @@ import OpenAI from "openai";
 import type { ChatCompletionChunk } from "openai/resources/chat/completions";
 import { CallError } from "../errors.js";
 import { classifyError } from "./classify-error.js";
-import { undiciFetch, type UpstreamBody } from "./undici-fetch.js";
+import type { ProxyConfig } from "../config/env.js";
+import { upstreamFetch, type UpstreamBody } from "./undici-fetch.js";
 import type { ChatRequest, LlmClient, OnChunk } from "./llm-client.js";
 
 export interface OpenAiClientOptions {
@@ -13,6 +14,8 @@ export interface OpenAiClientOptions {
   maxRetries: number;
   /** Ask for a final usage chunk; some compatible servers reject `stream_options`. */
   streamUsage: boolean;
+  /** The egress proxy (HTTP_PROXY, HTTPS_PROXY, NO_PROXY), when there is one. */
+  proxy?: ProxyConfig;
   /** Where the SDK's own warnings go; only their first argument is kept (raw chunks may hold anything). */
   log?: (msg: string) => void;
 }
@@ -25,13 +28,14 @@ export function createOpenAiClient(opts: OpenAiClientOptions): LlmClient {
   // The SDK's own retries (429, 5xx, connection errors, honouring retry-after) happen only
   // before the stream starts, so no token is ever paid for twice.
   const log = (msg: unknown) => opts.log?.(String(msg));
-  // One SDK client (and so one keep-alive connection pool) per endpoint and key.
+  const fetch = upstreamFetch(opts.proxy);
+  // One SDK client per endpoint and key, over one connection pool per origin.
   const clients = new Map<string, OpenAI>();
   const clientFor = (baseURL: string, apiKey: string) => {
     const id = `${baseURL}\u0000${apiKey}`;
     let c = clients.get(id);
     if (!c) {
-      c = new OpenAI({ baseURL, apiKey, maxRetries: opts.maxRetries, fetch: undiciFetch, logger: { error: log, warn: log, info: () => {}, debug: () => {} } });
+      c = new OpenAI({ baseURL, apiKey, maxRetries: opts.maxRetries, fetch, logger: { error: log, warn: log, info: () => {}, debug: () => {} } });
       clients.set(id, c);
     }
     return c;
@@ -44,7 +48,7 @@ export function createOpenAiClient(opts: OpenAiClientOptions): LlmClient {
         const { baseURL, apiKey } = req.endpoint ?? opts;
         // The SDK makes the request (headers, retries, HTTP errors as APIError); its raw response
         // (`asResponse`, a documented SDK call) is read here. The body is the UpstreamBody of
-        // undiciFetch, the SDK's transport above.
+        // upstreamFetch, the SDK's transport above.
         const response = await clientFor(baseURL, apiKey)
           .chat.completions.create(
             {

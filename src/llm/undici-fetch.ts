@@ -6,10 +6,18 @@
 // hands it, decoded, to whoever reads it: in the benchmark, the HTTP client was the largest share
 // of CPU per run left.
 import { StringDecoder } from "node:string_decoder";
-import { Agent, type Dispatcher } from "undici";
+import { Agent, EnvHttpProxyAgent, type Dispatcher } from "undici";
+import type { ProxyConfig } from "../config/env.js";
 
-// One pool per upstream origin, connections kept alive and not capped (p-limit caps the calls).
-const agent = new Agent({ keepAliveTimeout: 30_000 });
+/**
+ * The SDK's `fetch`: one pool per upstream origin, connections kept alive and not capped (p-limit
+ * caps the calls). With a proxy (HTTP_PROXY…, NO_PROXY honoured), as curl does: https:// through a
+ * CONNECT tunnel, http:// as requests for the whole URL (many proxies allow CONNECT to 443 only).
+ */
+export function upstreamFetch(proxy?: ProxyConfig): typeof fetch {
+  const agent = proxy ? new EnvHttpProxyAgent({ ...proxy, keepAliveTimeout: 30_000, proxyTunnel: false }) : new Agent({ keepAliveTimeout: 30_000 });
+  return ((input: string | URL | Request, init?: RequestInit) => undiciFetch(agent, input, init)) as typeof fetch;
+}
 
 type RawHeaders = Record<string, string | string[] | undefined>;
 
@@ -149,7 +157,7 @@ class UpstreamResponse {
 
 const abortError = (signal: AbortSignal | null | undefined) => signal?.reason ?? new DOMException("This operation was aborted", "AbortError");
 
-export function undiciFetch(input: string | URL | Request, init: RequestInit = {}): Promise<Response> {
+function undiciFetch(agent: Dispatcher, input: string | URL | Request, init: RequestInit = {}): Promise<Response> {
   const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
   const signal = init.signal;
   if (signal?.aborted) return Promise.reject(abortError(signal));
