@@ -64,10 +64,10 @@ export function processRoutes(deps: ProcessRoutesDeps) {
   const schema = processRequestSchema(deps.maxMessageChars, deps.agentNames, deps.presetNames);
   const app = new Hono<AppEnv>();
 
+  const sse = { heartbeatMs: deps.heartbeatMs, writeTimeoutMs: deps.writeTimeoutMs };
   /** Streams `run` from after `afterId` to this client, counting it as a follower until it leaves. */
   const stream = (c: Context<AppEnv>, run: RunHandle, afterId: number, closeQuota: () => void) => {
     const release = deps.registry.follow(run);
-    const sse = { heartbeatMs: deps.heartbeatMs, writeTimeoutMs: deps.writeTimeoutMs };
     return sendSse(c, eventFrames(run.log, afterId), sse, () => {
       release();
       closeQuota();

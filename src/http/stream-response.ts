@@ -14,7 +14,7 @@ export function headersSoFar(c: Context): Record<string, string> {
 /**
  * Starts an SSE stream (its headers go out now) and returns at once: the route and the
  * middleware around it are done, instead of each holding a suspended frame for the stream's
- * life (in the benchmark, a tenth of the memory of an open stream). `ended` runs once the stream has.
+ * life (ten of an open stream's 37 in the benchmark's heap snapshot). `ended` runs once the stream has.
  */
 export function sendSse(
   c: Context<AppEnv>,
