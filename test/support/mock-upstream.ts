@@ -1,7 +1,8 @@
 // A mock OpenAI-compatible server for tests: streams real `chat.completion.chunk` SSE over
-// plain node:http, split across TCP writes at awkward places, and can fail, stall, send
-// garbage or cut the connection, per request, as the test's plan says.
+// plain node:http (or node:https with `tls`), split across TCP writes at awkward places, and can
+// fail, stall, send garbage or cut the connection, per request, as the test's plan says.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 
 export interface ChatBody {
@@ -79,7 +80,8 @@ function writeSplit(res: ServerResponse, text: string, seed: number) {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function startMockUpstream(planner: Planner = () => ({})): Promise<MockUpstream> {
+/** `tls`: serve https:// with this key and certificate (test/support/tls holds one for 127.0.0.1). */
+export async function startMockUpstream(planner: Planner = () => ({}), tls?: { key: string; cert: string }): Promise<MockUpstream> {
   const calls: UpstreamCall[] = [];
   const sockets = new Set<import("node:net").Socket>();
   let plan = planner;
@@ -135,9 +137,8 @@ export async function startMockUpstream(planner: Planner = () => ({})): Promise<
     res.end("data: [DONE]\n\n");
   };
 
-  const server: Server = createServer((req, res) => {
-    handle(req, res).catch(() => res.destroy());
-  });
+  const listener = (req: IncomingMessage, res: ServerResponse) => void handle(req, res).catch(() => res.destroy());
+  const server: Server = tls ? createTlsServer(tls, listener) : createServer(listener);
   let connections = 0;
   server.on("connection", (s) => {
     connections++;
@@ -147,7 +148,7 @@ export async function startMockUpstream(planner: Planner = () => ({})): Promise<
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}/v1`,
+    url: `${tls ? "https" : "http"}://127.0.0.1:${port}/v1`,
     calls,
     open: () => calls.filter((c) => c.closedAt === undefined).length,
     connections: () => connections,
