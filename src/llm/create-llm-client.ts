@@ -33,7 +33,7 @@ function upstreamClient(config: Config, logger?: Logger): LlmClient {
     apiKey: config.llmKey,
     maxRetries: config.LLM_MAX_RETRIES,
     streamUsage: config.LLM_STREAM_USAGE,
-    ...(config.proxy ? { proxy: config.proxy } : {}),
+    proxy: config.proxy,
     log: (msg) => logger?.warn({ source: "openai-sdk" }, msg),
   });
 }
